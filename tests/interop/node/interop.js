@@ -54,8 +54,7 @@ async function produce(compression) {
     snappy: CompressionTypes.Snappy, lz4: CompressionTypes.LZ4, zstd: CompressionTypes.ZSTD }[compression]
   if (codec === undefined) throw new Error(`unknown compression ${compression}`)
   const spec = await readSpec()
-  // idempotent producers in kafkajs need maxInFlightRequests=1; acks=-1 (all)
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
+  const producer = kafka.producer({ allowAutoTopicCreation: false })
   await producer.connect()
   try {
     // one send per record keeps the produce order exactly the spec order, per partition
