@@ -1,0 +1,65 @@
+//! `streamlet broker`: runs a broker until SIGINT or SIGTERM.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+use streamlet::config::{read_properties_file, Props};
+use streamlet::BrokerBuilder;
+
+#[derive(Args)]
+#[command(after_help = "Examples:\n  streamlet broker\n  streamlet broker --listen 127.0.0.1:0 --data-dir /tmp/sl\n  streamlet broker --config server.properties --set num.partitions=3")]
+pub struct BrokerArgs {
+    /// Directory for the logs and metadata.
+    #[arg(long, default_value = "./streamlet-data")]
+    data_dir: PathBuf,
+    /// HOST:PORT to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    listen: String,
+    /// A Kafka server.properties file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// A broker property, key=value (repeatable; wins over --config).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+pub fn run(args: BrokerArgs) -> i32 {
+    let mut props = Props::new();
+    if let Some(path) = &args.config {
+        match read_properties_file(path) {
+            Ok(p) => props.extend(p),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 2;
+            }
+        }
+    }
+    for kv in &args.set {
+        let Some((k, v)) = kv.split_once('=') else {
+            eprintln!("error: --set expects KEY=VALUE, got '{kv}'");
+            return 2;
+        };
+        props.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    let broker = match BrokerBuilder::new().data_dir(&args.data_dir).listen(&args.listen).configs(props).start() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    println!("listening on {}", broker.local_addr());
+    let _ = std::io::stdout().flush();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("signal runtime");
+    rt.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    });
+    tracing::info!("shutting down");
+    broker.shutdown();
+    0
+}

@@ -1,0 +1,107 @@
+//! Fetch: return stored batches as they are on disk; park the request on its partitions (no thread, no polling)
+//! until an append brings `min_bytes` or `max_wait_ms` runs out.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{FetchRequest, FetchResponse};
+use tokio::sync::Notify;
+
+use crate::broker::state::BrokerState;
+use crate::broker::ShutdownSignal;
+use crate::protocol::ErrorCode;
+use crate::storage::ReadError;
+
+/// Kafka's fetch-session ids start at 1; we never create sessions (always answer 0 = "full fetches"), so a client
+/// that sends a non-zero id is out of date.
+const NO_SESSION: i32 = 0;
+
+pub async fn handle(state: &Arc<BrokerState>, version: i16, req: &FetchRequest, shutdown: &ShutdownSignal) -> FetchResponse {
+    if req.session_id != NO_SESSION {
+        return FetchResponse::default().with_error_code(ErrorCode::FetchSessionIdNotFound.code()).with_session_id(0);
+    }
+    let max_wait = Duration::from_millis(req.max_wait_ms.max(0) as u64);
+    let deadline = tokio::time::Instant::now() + max_wait;
+    let min_bytes = req.min_bytes.max(0) as usize;
+    let mut shutdown = shutdown.clone();
+    loop {
+        let notify = Arc::new(Notify::new());
+        let (resp, bytes, has_error) = read_all(state, version, req, Some(&notify));
+        let expired = tokio::time::Instant::now() >= deadline;
+        if bytes >= min_bytes.max(1) || has_error || expired || min_bytes == 0 || *shutdown.borrow() {
+            return resp;
+        }
+        tokio::select! {
+            _ = tokio::time::timeout_at(deadline, notify.notified()) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// Reads every requested partition once. Parks `notify` on each partition before reading, so an append that
+/// lands after the read still wakes us.
+fn read_all(state: &BrokerState, _version: i16, req: &FetchRequest, notify: Option<&Arc<Notify>>) -> (FetchResponse, usize, bool) {
+    let mut remaining = if req.max_bytes <= 0 { usize::MAX } else { req.max_bytes as usize };
+    let mut total = 0usize;
+    let mut has_error = false;
+    let mut responses = Vec::with_capacity(req.topics.len());
+    for topic in &req.topics {
+        let mut partitions = Vec::with_capacity(topic.partitions.len());
+        for fp in &topic.partitions {
+            let mut pd = PartitionData::default().with_partition_index(fp.partition);
+            let Some(partition) = state.partition(topic.topic.as_str(), fp.partition) else {
+                has_error = true;
+                pd.error_code = ErrorCode::UnknownTopicOrPartition.code();
+                pd.high_watermark = -1;
+                pd.last_stable_offset = -1;
+                pd.log_start_offset = -1;
+                partitions.push(pd);
+                continue;
+            };
+            if let Some(n) = notify {
+                partition.park(n);
+            }
+            let log = partition.log();
+            let (start, end) = (log.log_start_offset(), log.log_end_offset());
+            pd.high_watermark = end;
+            pd.last_stable_offset = end;
+            pd.log_start_offset = start;
+            let limit = (fp.partition_max_bytes.max(0) as usize).min(remaining);
+            // KIP-74: the first non-empty partition returns at least one whole batch even above the limits, so a
+            // consumer can always make progress.
+            let min_one = total == 0;
+            match log.read(fp.fetch_offset, limit, min_one, end) {
+                Ok(slice) => {
+                    drop(log);
+                    if slice.len > 0 {
+                        match slice.read_bytes() {
+                            Ok(bytes) => {
+                                total += bytes.len();
+                                remaining = remaining.saturating_sub(bytes.len());
+                                pd.records = Some(bytes);
+                            }
+                            Err(e) => {
+                                tracing::error!(topic = %topic.topic.as_str(), partition = fp.partition, error = %e, "read failed");
+                                has_error = true;
+                                pd.error_code = ErrorCode::KafkaStorageError.code();
+                            }
+                        }
+                    }
+                }
+                Err(ReadError::OffsetOutOfRange { .. }) => {
+                    has_error = true;
+                    pd.error_code = ErrorCode::OffsetOutOfRange.code();
+                }
+                Err(e) => {
+                    tracing::error!(topic = %topic.topic.as_str(), partition = fp.partition, error = %e, "read failed");
+                    has_error = true;
+                    pd.error_code = ErrorCode::KafkaStorageError.code();
+                }
+            }
+            partitions.push(pd);
+        }
+        responses.push(FetchableTopicResponse::default().with_topic(topic.topic.clone()).with_topic_id(topic.topic_id).with_partitions(partitions));
+    }
+    (FetchResponse::default().with_responses(responses).with_session_id(NO_SESSION), total, has_error)
+}

@@ -1,0 +1,57 @@
+//! ListOffsets: earliest (-2), latest (-1), max timestamp (-3), or the first offset at/after a timestamp.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+
+use crate::broker::state::BrokerState;
+use crate::protocol::ErrorCode;
+
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+
+pub fn handle(state: &Arc<BrokerState>, version: i16, req: &ListOffsetsRequest) -> ListOffsetsResponse {
+    let topics = req
+        .topics
+        .iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let mut r = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
+                    let (code, ts, offset) = lookup(state, version, t.name.as_str(), p.partition_index, p.timestamp);
+                    r.error_code = code.map(|c| c.code()).unwrap_or(0);
+                    r.timestamp = ts;
+                    r.offset = offset;
+                    r.leader_epoch = if code.is_none() { 0 } else { -1 };
+                    r
+                })
+                .collect();
+            ListOffsetsTopicResponse::default().with_name(t.name.clone()).with_partitions(partitions)
+        })
+        .collect();
+    ListOffsetsResponse::default().with_topics(topics)
+}
+
+fn lookup(state: &BrokerState, version: i16, topic: &str, index: i32, timestamp: i64) -> (Option<ErrorCode>, i64, i64) {
+    let Some(partition) = state.partition(topic, index) else {
+        return (Some(ErrorCode::UnknownTopicOrPartition), -1, -1);
+    };
+    let log = partition.log();
+    match timestamp {
+        LATEST => (None, -1, log.log_end_offset()),
+        EARLIEST => (None, -1, log.log_start_offset()),
+        MAX_TIMESTAMP if version >= 7 => match log.max_timestamp() {
+            Some((ts, offset)) => (None, ts, offset),
+            None => (None, -1, -1),
+        },
+        ts if ts >= 0 => match log.offset_for_timestamp(ts) {
+            Some((offset, found_ts)) => (None, found_ts, offset),
+            None => (None, -1, -1),
+        },
+        _ => (Some(ErrorCode::InvalidRequest), -1, -1),
+    }
+}

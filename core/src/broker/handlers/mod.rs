@@ -1,0 +1,80 @@
+//! One module per API. `dispatch` routes a decoded request and encodes the answer.
+
+mod api_versions;
+mod create_partitions;
+mod create_topics;
+mod delete_records;
+mod delete_topics;
+mod describe_cluster;
+mod describe_configs;
+mod fetch;
+mod init_producer_id;
+mod list_offsets;
+mod metadata;
+mod produce;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::messages::RequestKind;
+use kafka_protocol::protocol::{Encodable, HeaderVersion, StrBytes};
+
+use crate::protocol::codec::{encode_response, Request};
+
+use super::state::BrokerState;
+use super::ShutdownSignal;
+
+pub use api_versions::unsupported_version_answer;
+
+/// What the connection does after a request.
+pub enum Outcome {
+    Respond(Bytes),
+    /// acks=0 produce: nothing is sent back.
+    NoResponse,
+    /// Close the connection, logging this reason.
+    Close(String),
+}
+
+fn respond<R: Encodable + HeaderVersion>(req: &Request, body: &R) -> Outcome {
+    match encode_response(req.correlation_id, req.version, body) {
+        Ok(b) => Outcome::Respond(b),
+        Err(e) => Outcome::Close(format!("cannot encode {:?} v{} response: {e}", req.api_key, req.version)),
+    }
+}
+
+pub async fn dispatch(state: &Arc<BrokerState>, req: Request, shutdown: &ShutdownSignal) -> Outcome {
+    let v = req.version;
+    match &req.body {
+        RequestKind::ApiVersions(_) => respond(&req, &api_versions::handle(v)),
+        RequestKind::Metadata(r) => respond(&req, &metadata::handle(state, v, r)),
+        RequestKind::Produce(_) => {
+            let RequestKind::Produce(body) = req.body else { unreachable!() };
+            let correlation_id = req.correlation_id;
+            match produce::handle(state, v, body).await {
+                produce::ProduceOutcome::Respond(resp) => match encode_response(correlation_id, v, &resp) {
+                    Ok(b) => Outcome::Respond(b),
+                    Err(e) => Outcome::Close(format!("cannot encode Produce v{v} response: {e}")),
+                },
+                produce::ProduceOutcome::Silent => Outcome::NoResponse,
+                produce::ProduceOutcome::Close(why) => Outcome::Close(why),
+            }
+        }
+        RequestKind::Fetch(r) => {
+            let resp = fetch::handle(state, v, r, shutdown).await;
+            respond(&req, &resp)
+        }
+        RequestKind::ListOffsets(r) => respond(&req, &list_offsets::handle(state, v, r)),
+        RequestKind::CreateTopics(r) => respond(&req, &create_topics::handle(state, v, r)),
+        RequestKind::DeleteTopics(r) => respond(&req, &delete_topics::handle(state, v, r)),
+        RequestKind::CreatePartitions(r) => respond(&req, &create_partitions::handle(state, r)),
+        RequestKind::DescribeConfigs(r) => respond(&req, &describe_configs::handle(state, v, r)),
+        RequestKind::InitProducerId(r) => respond(&req, &init_producer_id::handle(state, r)),
+        RequestKind::DeleteRecords(r) => respond(&req, &delete_records::handle(state, r)),
+        RequestKind::DescribeCluster(r) => respond(&req, &describe_cluster::handle(state, r)),
+        other => Outcome::Close(format!("no handler for {:?}", std::mem::discriminant(other))),
+    }
+}
+
+pub(crate) fn str_bytes(s: impl Into<String>) -> StrBytes {
+    StrBytes::from_string(s.into())
+}

@@ -1,0 +1,58 @@
+//! Background upkeep: retention, recovery-point checkpoints, and time-based flushes (`flush.ms`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::state::{now_ms, BrokerState};
+use super::ShutdownSignal;
+
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
+
+pub async fn run(state: Arc<BrokerState>, mut shutdown: ShutdownSignal) {
+    let mut retention = tokio::time::interval(Duration::from_millis(state.config.retention_check_interval_ms));
+    let mut checkpoint = tokio::time::interval(CHECKPOINT_INTERVAL);
+    let mut flush = tokio::time::interval(Duration::from_secs(1));
+    for t in [&mut retention, &mut checkpoint, &mut flush] {
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    }
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = retention.tick() => {
+                let s = state.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    let deleted = s.logs.run_retention(now_ms());
+                    if deleted > 0 {
+                        tracing::info!(segments = deleted, "retention deleted segments");
+                    }
+                }).await;
+            }
+            _ = checkpoint.tick() => {
+                let s = state.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    if let Err(e) = s.logs.checkpoint_all() {
+                        tracing::error!(error = %e, "checkpoint failed");
+                    }
+                }).await;
+            }
+            _ = flush.tick() => flush_due(&state).await,
+        }
+    }
+}
+
+/// Partitions whose `flush.ms` has passed since their last fsync are synced now.
+async fn flush_due(state: &Arc<BrokerState>) {
+    let now = now_ms();
+    for p in state.all_partitions() {
+        let (due, end) = {
+            let log = p.log();
+            let ms = p.config.flush_ms;
+            (ms < i64::MAX && log.recovery_point() < log.log_end_offset() && now - p.last_flush_ms() >= ms, log.log_end_offset())
+        };
+        if due {
+            if let Err(e) = p.make_durable(end).await {
+                tracing::error!(topic = %p.topic, partition = p.index, error = %e, "flush failed");
+            }
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! The broker: a tokio server speaking Kafka's protocol over the storage layer. [`Broker`] embeds one in-process;
+//! the `streamlet broker` command runs the same thing as a server.
+
+mod connection;
+mod handlers;
+mod maintenance;
+pub mod partition;
+pub mod state;
+mod topics;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+use crate::config::{resolve_listen, BrokerConfig, ConfigError, Props};
+use crate::metadata::MetadataStore;
+use crate::storage::LogManager;
+pub use state::BrokerState;
+pub use topics::validate_topic_name;
+
+pub(crate) type ShutdownSignal = watch::Receiver<bool>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> BrokerError {
+    let context = context.into();
+    move |source| BrokerError::Io { context, source }
+}
+
+/// Configures and starts a broker.
+#[derive(Debug, Clone, Default)]
+pub struct BrokerBuilder {
+    data_dir: Option<PathBuf>,
+    listen: Option<String>,
+    props: Props,
+}
+
+impl BrokerBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Where the logs live. Without one, an ephemeral temp dir is used and removed on shutdown.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// `HOST:PORT` to listen on; port 0 picks a free port. Default `127.0.0.1:9092`, or `listeners` if set.
+    pub fn listen(mut self, addr: impl Into<String>) -> Self {
+        self.listen = Some(addr.into());
+        self
+    }
+
+    /// A broker property by its Kafka name (`num.partitions`, `log.segment.bytes`, ...).
+    pub fn config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.props.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn configs(mut self, props: Props) -> Self {
+        self.props.extend(props);
+        self
+    }
+
+    /// Starts the broker on its own runtime; returns once it accepts connections.
+    pub fn start(self) -> Result<Broker, BrokerError> {
+        let mut config = BrokerConfig::from_props(&self.props)?;
+        if let Some(l) = self.listen {
+            config.listen = l;
+        }
+        let addr = resolve_listen("listeners", &config.listen)?;
+        let (data_dir, tempdir) = match self.data_dir.or(config.log_dir.clone()) {
+            Some(d) => (d, None),
+            None => {
+                let t = tempfile::Builder::new().prefix("streamlet-").tempdir().map_err(io_err("cannot create a temp dir"))?;
+                (t.path().to_path_buf(), Some(t))
+            }
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("streamlet-broker")
+            .enable_all()
+            .build()
+            .map_err(io_err("cannot start the broker runtime"))?;
+        let listener = runtime.block_on(TcpListener::bind(addr)).map_err(io_err(format!("cannot listen on {addr}")))?;
+        let local_addr = listener.local_addr().map_err(io_err("cannot read the bound address"))?;
+        let state = Arc::new(open_state(config, &data_dir, local_addr)?);
+
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let (alive_tx, alive_rx) = mpsc::channel::<()>(1);
+        runtime.spawn(accept_loop(listener, state.clone(), shutdown_rx.clone(), alive_tx.clone()));
+        runtime.spawn(maintenance::run(state.clone(), shutdown_rx));
+        tracing::info!(address = %local_addr, data_dir = %data_dir.display(), "broker started");
+        Ok(Broker { runtime: Some(runtime), state, shutdown_tx, alive_rx: Some(alive_rx), alive_tx: Some(alive_tx), local_addr, _tempdir: tempdir, stopped: false })
+    }
+}
+
+fn open_state(config: BrokerConfig, data_dir: &std::path::Path, local_addr: SocketAddr) -> Result<BrokerState, BrokerError> {
+    std::fs::create_dir_all(data_dir).map_err(io_err(format!("cannot create data dir {}", data_dir.display())))?;
+    let logs = LogManager::open(data_dir).map_err(io_err(format!("cannot open data dir {}", data_dir.display())))?;
+    let cluster_id = config.cluster_id.clone();
+    let metadata = MetadataStore::open(data_dir, || cluster_id.unwrap_or_else(new_cluster_id))
+        .map_err(io_err("cannot open the metadata log"))?;
+    let (advertised_host, advertised_port) = match &config.advertised {
+        Some(a) => {
+            let (h, p) = a.rsplit_once(':').expect("validated");
+            (h.to_string(), p.parse::<i32>().expect("validated"))
+        }
+        None => (local_addr.ip().to_string(), local_addr.port() as i32),
+    };
+    let topics = metadata.image().topics.clone();
+    let defaults = config.log_defaults.clone();
+    let state = BrokerState {
+        node_id: config.node_id,
+        config,
+        advertised_host,
+        advertised_port,
+        metadata: std::sync::Mutex::new(metadata),
+        logs,
+        partitions: RwLock::new(Default::default()),
+    };
+    let topics_for_logs = topics.clone();
+    state
+        .logs
+        .open_all(|topic| {
+            topics_for_logs
+                .get(topic)
+                .and_then(|t| crate::config::topic_log_config(&defaults, &t.configs).ok())
+                .unwrap_or_else(|| defaults.clone())
+        })
+        .map_err(io_err("cannot recover the logs"))?;
+    // Directories of topics the metadata no longer lists (a crash during a delete) are removed now.
+    for (topic, partition) in state.logs.partitions() {
+        if topics.get(&topic).is_none_or(|t| partition >= t.partitions) {
+            tracing::info!(topic, partition, "removing the log of a deleted topic");
+            state.logs.delete_partition(&topic, partition).map_err(io_err("cannot remove a deleted topic's log"))?;
+        }
+    }
+    for meta in topics.values() {
+        let log_config = state.log_config(&meta.configs)?;
+        state.open_partitions(meta, 0, &log_config).map_err(io_err(format!("cannot open topic {}", meta.name)))?;
+    }
+    Ok(state)
+}
+
+fn new_cluster_id() -> String {
+    // Kafka's cluster ids are 22-character URL-safe base64 renderings of a UUID.
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let bits = uuid::Uuid::new_v4().as_u128();
+    (0..22).map(|i| ALPHABET[((bits >> (i * 6)) & 63) as usize] as char).collect()
+}
+
+async fn accept_loop(listener: TcpListener, state: Arc<BrokerState>, mut shutdown: ShutdownSignal, alive: mpsc::Sender<()>) {
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    tokio::spawn(connection::serve(stream, peer, state.clone(), shutdown.clone(), alive.clone()));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: keep serving the connections we have.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+}
+
+/// A running broker. Dropping it shuts it down cleanly.
+pub struct Broker {
+    runtime: Option<tokio::runtime::Runtime>,
+    state: Arc<BrokerState>,
+    shutdown_tx: watch::Sender<bool>,
+    alive_rx: Option<mpsc::Receiver<()>>,
+    alive_tx: Option<mpsc::Sender<()>>,
+    local_addr: SocketAddr,
+    _tempdir: Option<tempfile::TempDir>,
+    stopped: bool,
+}
+
+impl Broker {
+    pub fn builder() -> BrokerBuilder {
+        BrokerBuilder::new()
+    }
+
+    /// The bound address (with the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `host:port` for `bootstrap.servers`.
+    pub fn bootstrap_servers(&self) -> String {
+        format!("{}:{}", self.state.advertised_host, self.state.advertised_port)
+    }
+
+    pub fn state(&self) -> &Arc<BrokerState> {
+        &self.state
+    }
+
+    /// Stops accepting, lets every connection finish its current request, then closes the logs cleanly (so the
+    /// next start skips recovery).
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        let _ = self.shutdown_tx.send(true);
+        let Some(runtime) = self.runtime.take() else { return };
+        drop(self.alive_tx.take());
+        if let Some(mut rx) = self.alive_rx.take() {
+            // Every connection holds a sender; recv() yields None once all have finished.
+            let wait = async move { while rx.recv().await.is_some() {} };
+            let _ = std::thread::scope(|s| {
+                s.spawn(|| runtime.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(10), wait).await })).join()
+            });
+        }
+        if let Err(e) = self.state.logs.shutdown() {
+            tracing::error!(error = %e, "clean shutdown of the logs failed; the next start will recover them");
+        }
+        runtime.shutdown_background();
+        tracing::info!("broker stopped");
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,405 @@
+//! Typed configuration parsed from Kafka property names (`log.segment.bytes`, `retention.ms`, ...).
+//!
+//! Values use Kafka's syntax. An invalid value is an error that names the key and the value; an unknown key is
+//! only a warning, so existing `server.properties` files keep working.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::record::TimestampType;
+use crate::storage::LogConfig;
+
+/// A configuration problem: which key, which value, and why it was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub key: String,
+    pub value: String,
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid value '{}' for configuration '{}': {}", self.value, self.key, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ConfigError {
+    pub fn new(key: &str, value: &str, reason: impl Into<String>) -> Self {
+        ConfigError { key: key.to_string(), value: value.to_string(), reason: reason.into() }
+    }
+}
+
+/// Property map in Kafka's `key=value` form.
+pub type Props = BTreeMap<String, String>;
+
+/// Parses the `key=value` lines of a Java properties file (`#`/`!` comments, `:` separators, blank lines).
+pub fn parse_properties(text: &str) -> Result<Props, ConfigError> {
+    let mut props = Props::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+            continue;
+        }
+        let split = line.find(['=', ':']).ok_or_else(|| ConfigError::new(line, "", "expected key=value"))?;
+        props.insert(line[..split].trim().to_string(), line[split + 1..].trim().to_string());
+    }
+    Ok(props)
+}
+
+/// Reads a properties file, naming the file in the error.
+pub fn read_properties_file(path: &Path) -> Result<Props, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    parse_properties(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Typed accessors over a property map; every parse error names the key.
+pub struct PropReader<'a> {
+    props: &'a Props,
+}
+
+impl<'a> PropReader<'a> {
+    pub fn new(props: &'a Props) -> Self {
+        PropReader { props }
+    }
+
+    pub fn raw(&self, key: &str) -> Option<&'a str> {
+        self.props.get(key).map(|s| s.as_str())
+    }
+
+    pub fn i64(&self, key: &str, default: i64) -> Result<i64, ConfigError> {
+        self.i64_opt(key).map(|v| v.unwrap_or(default))
+    }
+
+    pub fn i64_opt(&self, key: &str) -> Result<Option<i64>, ConfigError> {
+        match self.raw(key) {
+            None => Ok(None),
+            Some(v) => v.trim().parse::<i64>().map(Some).map_err(|_| ConfigError::new(key, v, "expected an integer")),
+        }
+    }
+
+    pub fn i64_min(&self, key: &str, default: i64, min: i64) -> Result<i64, ConfigError> {
+        let v = self.i64(key, default)?;
+        if v < min {
+            return Err(ConfigError::new(key, &v.to_string(), format!("must be at least {min}")));
+        }
+        Ok(v)
+    }
+
+    pub fn i32_min(&self, key: &str, default: i32, min: i32) -> Result<i32, ConfigError> {
+        let v = self.i64_min(key, default as i64, min as i64)?;
+        i32::try_from(v).map_err(|_| ConfigError::new(key, &v.to_string(), "out of range for a 32-bit integer"))
+    }
+
+    pub fn bool(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.raw(key) {
+            None => Ok(default),
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(ConfigError::new(key, v, "expected true or false")),
+            },
+        }
+    }
+
+    pub fn string(&self, key: &str, default: &str) -> String {
+        self.raw(key).unwrap_or(default).trim().to_string()
+    }
+
+    pub fn one_of(&self, key: &str, default: &str, allowed: &[&str]) -> Result<String, ConfigError> {
+        let v = self.string(key, default).to_ascii_lowercase();
+        if allowed.contains(&v.as_str()) {
+            Ok(v)
+        } else {
+            Err(ConfigError::new(key, &v, format!("expected one of {}", allowed.join(", "))))
+        }
+    }
+}
+
+/// The broker properties this broker understands. Anything else is accepted with a warning.
+const KNOWN_BROKER_KEYS: &[&str] = &[
+    "listeners",
+    "advertised.listeners",
+    "node.id",
+    "broker.id",
+    "log.dirs",
+    "log.dir",
+    "num.partitions",
+    "default.replication.factor",
+    "auto.create.topics.enable",
+    "message.max.bytes",
+    "socket.request.max.bytes",
+    "log.segment.bytes",
+    "log.roll.ms",
+    "log.roll.hours",
+    "log.index.size.max.bytes",
+    "log.index.interval.bytes",
+    "log.retention.ms",
+    "log.retention.minutes",
+    "log.retention.hours",
+    "log.retention.bytes",
+    "log.retention.check.interval.ms",
+    "log.flush.interval.messages",
+    "log.flush.interval.ms",
+    "log.message.timestamp.type",
+    "log.cleanup.policy",
+    "cluster.id",
+    "delete.topic.enable",
+    "group.initial.rebalance.delay.ms",
+];
+
+/// Broker-wide configuration (`server.properties`).
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    pub node_id: i32,
+    pub listen: String,
+    /// `host:port` clients are told to connect to; None means the bound address.
+    pub advertised: Option<String>,
+    pub log_dir: Option<PathBuf>,
+    pub num_partitions: i32,
+    pub default_replication_factor: i16,
+    pub auto_create_topics: bool,
+    pub delete_topic_enable: bool,
+    pub socket_request_max_bytes: usize,
+    pub retention_check_interval_ms: u64,
+    pub cluster_id: Option<String>,
+    /// Defaults for every topic; per-topic configs override them.
+    pub log_defaults: LogConfig,
+    /// The properties as given, for DescribeConfigs on the broker resource.
+    pub props: Props,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig::from_props(&Props::new()).expect("defaults are valid")
+    }
+}
+
+fn strip_listener_scheme(v: &str) -> &str {
+    // `PLAINTEXT://host:port` (the first listener) -> `host:port`
+    let first = v.split(',').next().unwrap_or("").trim();
+    first.split_once("://").map(|(_, a)| a).unwrap_or(first)
+}
+
+impl BrokerConfig {
+    pub fn from_props(props: &Props) -> Result<Self, ConfigError> {
+        for key in props.keys() {
+            if !KNOWN_BROKER_KEYS.contains(&key.as_str()) {
+                tracing::warn!(key = %key, "unknown broker configuration ignored");
+            }
+        }
+        let r = PropReader::new(props);
+        let node_id = match r.i64_opt("node.id")? {
+            Some(v) => v,
+            None => r.i64("broker.id", 0)?,
+        };
+        let node_id = i32::try_from(node_id).map_err(|_| ConfigError::new("node.id", &node_id.to_string(), "out of range"))?;
+        let listen = r.raw("listeners").map(|v| strip_listener_scheme(v).to_string()).unwrap_or_else(|| "127.0.0.1:9092".into());
+        let advertised = r.raw("advertised.listeners").map(|v| strip_listener_scheme(v).to_string());
+        let log_dir = r.raw("log.dirs").or(r.raw("log.dir")).map(|v| PathBuf::from(v.split(',').next().unwrap_or("").trim()));
+        let rf = r.i32_min("default.replication.factor", 1, 1)?;
+        let cfg = BrokerConfig {
+            node_id,
+            listen,
+            advertised,
+            log_dir,
+            num_partitions: r.i32_min("num.partitions", 1, 1)?,
+            default_replication_factor: i16::try_from(rf).map_err(|_| ConfigError::new("default.replication.factor", &rf.to_string(), "out of range"))?,
+            auto_create_topics: r.bool("auto.create.topics.enable", true)?,
+            delete_topic_enable: r.bool("delete.topic.enable", true)?,
+            socket_request_max_bytes: r.i32_min("socket.request.max.bytes", 104_857_600, 1024)? as usize,
+            retention_check_interval_ms: r.i64_min("log.retention.check.interval.ms", 300_000, 1)? as u64,
+            cluster_id: r.raw("cluster.id").map(|s| s.to_string()),
+            log_defaults: log_defaults_from_broker_props(&r)?,
+            props: props.clone(),
+        };
+        if let Some(a) = &cfg.advertised {
+            validate_host_port("advertised.listeners", a)?;
+        }
+        Ok(cfg)
+    }
+}
+
+fn validate_host_port(key: &str, v: &str) -> Result<(), ConfigError> {
+    let (host, port) = v.rsplit_once(':').ok_or_else(|| ConfigError::new(key, v, "expected HOST:PORT"))?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(ConfigError::new(key, v, "expected HOST:PORT"));
+    }
+    Ok(())
+}
+
+/// Parses `HOST:PORT` into a socket address, resolving host names.
+pub fn resolve_listen(key: &str, v: &str) -> Result<SocketAddr, ConfigError> {
+    use std::net::ToSocketAddrs;
+    validate_host_port(key, v)?;
+    v.to_socket_addrs()
+        .map_err(|e| ConfigError::new(key, v, e.to_string()))?
+        .next()
+        .ok_or_else(|| ConfigError::new(key, v, "host does not resolve"))
+}
+
+fn log_defaults_from_broker_props(r: &PropReader) -> Result<LogConfig, ConfigError> {
+    let d = LogConfig::default();
+    let retention_ms = match r.i64_opt("log.retention.ms")? {
+        Some(v) => v,
+        None => match r.i64_opt("log.retention.minutes")? {
+            Some(m) => m.saturating_mul(60_000),
+            None => r.i64("log.retention.hours", 168)?.saturating_mul(3_600_000),
+        },
+    };
+    let segment_ms = match r.i64_opt("log.roll.ms")? {
+        Some(v) => v,
+        None => r.i64("log.roll.hours", 168)?.saturating_mul(3_600_000),
+    };
+    let ts_type = r.one_of("log.message.timestamp.type", "CreateTime", &["createtime", "logappendtime"])?;
+    let cfg = LogConfig {
+        segment_bytes: r.i64_min("log.segment.bytes", d.segment_bytes as i64, 14)? as u64,
+        segment_ms,
+        segment_index_bytes: r.i64_min("log.index.size.max.bytes", d.segment_index_bytes as i64, 8)? as usize,
+        index_interval_bytes: r.i64_min("log.index.interval.bytes", d.index_interval_bytes as i64, 0)? as usize,
+        retention_ms: check_retention("log.retention.ms", retention_ms)?,
+        retention_bytes: r.i64("log.retention.bytes", d.retention_bytes)?,
+        flush_messages: r.i64_min("log.flush.interval.messages", d.flush_messages, 1)?,
+        flush_ms: r.i64_min("log.flush.interval.ms", d.flush_ms, 0)?,
+        max_message_bytes: r.i32_min("message.max.bytes", d.max_message_bytes as i32, 0)? as usize,
+        message_timestamp_type: if ts_type == "logappendtime" { TimestampType::LogAppendTime } else { TimestampType::CreateTime },
+    };
+    Ok(cfg)
+}
+
+fn check_retention(key: &str, v: i64) -> Result<i64, ConfigError> {
+    if v < -1 {
+        return Err(ConfigError::new(key, &v.to_string(), "must be -1 (unlimited) or at least 0"));
+    }
+    Ok(v)
+}
+
+/// Topic-level configuration keys this broker applies, with their broker-level counterparts.
+pub const TOPIC_CONFIG_KEYS: &[(&str, &str)] = &[
+    ("cleanup.policy", "log.cleanup.policy"),
+    ("segment.bytes", "log.segment.bytes"),
+    ("segment.ms", "log.roll.ms"),
+    ("segment.index.bytes", "log.index.size.max.bytes"),
+    ("index.interval.bytes", "log.index.interval.bytes"),
+    ("retention.ms", "log.retention.ms"),
+    ("retention.bytes", "log.retention.bytes"),
+    ("flush.messages", "log.flush.interval.messages"),
+    ("flush.ms", "log.flush.interval.ms"),
+    ("max.message.bytes", "message.max.bytes"),
+    ("message.timestamp.type", "log.message.timestamp.type"),
+];
+
+/// Applies per-topic overrides to the broker defaults. Unknown topic keys are refused (as Kafka does on
+/// CreateTopics), because a typo there would silently change nothing.
+pub fn topic_log_config(defaults: &LogConfig, topic_props: &Props) -> Result<LogConfig, ConfigError> {
+    let r = PropReader::new(topic_props);
+    for (key, value) in topic_props {
+        if !TOPIC_CONFIG_KEYS.iter().any(|(k, _)| k == key) {
+            return Err(ConfigError::new(key, value, "unknown topic configuration"));
+        }
+    }
+    r.one_of("cleanup.policy", "delete", &["delete", "compact", "compact,delete", "delete,compact"])?;
+    let ts_default = match defaults.message_timestamp_type {
+        TimestampType::CreateTime => "CreateTime",
+        TimestampType::LogAppendTime => "LogAppendTime",
+    };
+    let ts_type = r.one_of("message.timestamp.type", ts_default, &["createtime", "logappendtime"])?;
+    Ok(LogConfig {
+        segment_bytes: r.i64_min("segment.bytes", defaults.segment_bytes as i64, 14)? as u64,
+        segment_ms: r.i64_min("segment.ms", defaults.segment_ms, 1)?,
+        segment_index_bytes: r.i64_min("segment.index.bytes", defaults.segment_index_bytes as i64, 8)? as usize,
+        index_interval_bytes: r.i64_min("index.interval.bytes", defaults.index_interval_bytes as i64, 0)? as usize,
+        retention_ms: check_retention("retention.ms", r.i64("retention.ms", defaults.retention_ms)?)?,
+        retention_bytes: r.i64("retention.bytes", defaults.retention_bytes)?,
+        flush_messages: r.i64_min("flush.messages", defaults.flush_messages, 1)?,
+        flush_ms: r.i64_min("flush.ms", defaults.flush_ms, 0)?,
+        max_message_bytes: r.i32_min("max.message.bytes", defaults.max_message_bytes as i32, 0)? as usize,
+        message_timestamp_type: if ts_type == "logappendtime" { TimestampType::LogAppendTime } else { TimestampType::CreateTime },
+    })
+}
+
+/// The value in force for a topic config key, and whether it is the broker default.
+pub fn effective_topic_config(broker: &BrokerConfig, topic_props: &Props, key: &str) -> (String, bool) {
+    if let Some(v) = topic_props.get(key) {
+        return (v.clone(), false);
+    }
+    let d = &broker.log_defaults;
+    let v = match key {
+        "cleanup.policy" => broker.props.get("log.cleanup.policy").cloned().unwrap_or_else(|| "delete".into()),
+        "segment.bytes" => d.segment_bytes.to_string(),
+        "segment.ms" => d.segment_ms.to_string(),
+        "segment.index.bytes" => d.segment_index_bytes.to_string(),
+        "index.interval.bytes" => d.index_interval_bytes.to_string(),
+        "retention.ms" => d.retention_ms.to_string(),
+        "retention.bytes" => d.retention_bytes.to_string(),
+        "flush.messages" => d.flush_messages.to_string(),
+        "flush.ms" => d.flush_ms.to_string(),
+        "max.message.bytes" => d.max_message_bytes.to_string(),
+        "message.timestamp.type" => match d.message_timestamp_type {
+            TimestampType::CreateTime => "CreateTime".into(),
+            TimestampType::LogAppendTime => "LogAppendTime".into(),
+        },
+        _ => String::new(),
+    };
+    (v, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(pairs: &[(&str, &str)]) -> Props {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn properties_file_syntax() {
+        let p = parse_properties("# c\n! c\n\nlog.dirs=/tmp/x\nnum.partitions : 3\n").unwrap();
+        assert_eq!(p["log.dirs"], "/tmp/x");
+        assert_eq!(p["num.partitions"], "3");
+    }
+
+    #[test]
+    fn invalid_value_names_key_and_value() {
+        let err = BrokerConfig::from_props(&props(&[("num.partitions", "many")])).unwrap_err();
+        assert_eq!(err.key, "num.partitions");
+        assert!(err.to_string().contains("'many'") && err.to_string().contains("num.partitions"));
+        let err = BrokerConfig::from_props(&props(&[("num.partitions", "0")])).unwrap_err();
+        assert!(err.reason.contains("at least 1"));
+    }
+
+    #[test]
+    fn unknown_broker_key_is_accepted() {
+        assert!(BrokerConfig::from_props(&props(&[("zookeeper.connect", "x")])).is_ok());
+    }
+
+    #[test]
+    fn retention_hours_and_minutes() {
+        let c = BrokerConfig::from_props(&props(&[("log.retention.hours", "1")])).unwrap();
+        assert_eq!(c.log_defaults.retention_ms, 3_600_000);
+        let c = BrokerConfig::from_props(&props(&[("log.retention.minutes", "2"), ("log.retention.hours", "1")])).unwrap();
+        assert_eq!(c.log_defaults.retention_ms, 120_000);
+    }
+
+    #[test]
+    fn listeners_scheme_is_stripped() {
+        let c = BrokerConfig::from_props(&props(&[("listeners", "PLAINTEXT://0.0.0.0:9093")])).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9093");
+    }
+
+    #[test]
+    fn topic_overrides() {
+        let b = BrokerConfig::default();
+        let c = topic_log_config(&b.log_defaults, &props(&[("segment.bytes", "1024"), ("retention.ms", "-1")])).unwrap();
+        assert_eq!(c.segment_bytes, 1024);
+        assert_eq!(c.retention_ms, -1);
+        let e = topic_log_config(&b.log_defaults, &props(&[("segmnt.bytes", "1024")])).unwrap_err();
+        assert_eq!(e.key, "segmnt.bytes");
+        let e = topic_log_config(&b.log_defaults, &props(&[("cleanup.policy", "shred")])).unwrap_err();
+        assert_eq!(e.key, "cleanup.policy");
+        assert_eq!(effective_topic_config(&b, &Props::new(), "segment.bytes"), ("1073741824".into(), true));
+    }
+}

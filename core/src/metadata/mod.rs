@@ -1,0 +1,9 @@
+//! Cluster metadata as a log of records applied to an in-memory image: topics, partition counts, topic
+//! configs, the cluster id and the producer-id blocks handed out. The log lives in `<data>/cluster-metadata.log`.
+
+mod codec;
+mod image;
+mod store;
+
+pub use image::{MetadataImage, MetadataRecord, TopicMeta};
+pub use store::MetadataStore;

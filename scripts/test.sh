@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds and runs every test suite: Rust (unit + integration), then the interoperability tests with real
+# third-party Kafka clients. Installs what it needs (see tests/interop/setup.sh). One shared target/, debug profile.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+section() { printf '\n=== %s ===\n' "$1"; }
+
+section "Rust: build"
+cargo build --workspace --all-targets --locked
+
+section "Rust: tests"
+cargo test --workspace --locked
+
+section "Interop: third-party clients against a Streamlet broker"
+STREAMLET_BIN="$PWD/target/debug/streamlet" tests/interop/run.sh
