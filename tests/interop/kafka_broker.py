@@ -135,6 +135,7 @@ class KafkaBroker(_Broker):
                  extra_props: dict[str, str] | None = None, heap: str = "768m"):
         self._own_dir = workdir is None
         self.dir = Path(workdir or tempfile.mkdtemp(prefix="interop-kafka-"))
+        self.dir.mkdir(parents=True, exist_ok=True)
         self.start_timeout = start_timeout
         self.extra_props = extra_props or {}
         self.heap = heap
