@@ -213,6 +213,8 @@ class KafkaBroker(_Broker):
     def start(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             raise BrokerError("already running")
+        import confluent_kafka  # noqa: F401 - readiness check needs it; fail now, not after a timeout
+
         cfg = self._write_config()
         if not self._formatted:
             self._format(cfg)
