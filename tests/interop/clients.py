@@ -70,7 +70,7 @@ class ConfluentKafka:
     def create_topic(self, bootstrap, topic, partitions):
         from confluent_kafka.admin import AdminClient, NewTopic
 
-        admin = AdminClient({"bootstrap.servers": bootstrap})
+        admin = AdminClient({"bootstrap.servers": bootstrap, "client.id": "confluent-kafka"})
         fut = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)],
                                   operation_timeout=20, request_timeout=20)
         fut[topic].result(timeout=30)
@@ -80,7 +80,7 @@ class ConfluentKafka:
     def produce(self, bootstrap, topic, compression, spec, extra=None):
         from confluent_kafka import Producer
 
-        conf = {"bootstrap.servers": bootstrap, "acks": "all", "compression.type": compression,
+        conf = {"bootstrap.servers": bootstrap, "client.id": "confluent-kafka", "acks": "all", "compression.type": compression,
                 "linger.ms": 5, "message.timeout.ms": 30000}
         conf.update(extra or {})
         p = Producer(conf)
@@ -112,7 +112,7 @@ class ConfluentKafka:
 
         # confluent-kafka (Python) refuses to build a Consumer without group.id, even for assign();
         # the group is never joined (no subscribe) and nothing is committed.
-        c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"interop-unused-{uuid.uuid4().hex[:8]}",
+        c = Consumer({"bootstrap.servers": bootstrap, "client.id": "confluent-kafka", "group.id": f"interop-unused-{uuid.uuid4().hex[:8]}",
                       "enable.auto.commit": False, "enable.auto.offset.store": False,
                       "enable.partition.eof": False})
         got = []
@@ -138,7 +138,7 @@ class KafkaPython:
     def create_topic(self, bootstrap, topic, partitions):
         from kafka.admin import KafkaAdminClient, NewTopic
 
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=20000)
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="kafka-python", request_timeout_ms=20000)
         try:
             admin.create_topics([NewTopic(name=topic, num_partitions=partitions, replication_factor=1)],
                                 timeout_ms=20000)
@@ -149,7 +149,7 @@ class KafkaPython:
     def produce(self, bootstrap, topic, compression, spec):
         from kafka import KafkaProducer
 
-        p = KafkaProducer(bootstrap_servers=bootstrap, acks="all",
+        p = KafkaProducer(bootstrap_servers=bootstrap, client_id="kafka-python", acks="all",
                           compression_type=None if compression == "none" else compression,
                           linger_ms=5, request_timeout_ms=20000, max_in_flight_requests_per_connection=1)
         try:
@@ -167,7 +167,7 @@ class KafkaPython:
     def consume(self, bootstrap, topic, partitions, count, timeout=60.0):
         from kafka import KafkaConsumer, TopicPartition
 
-        c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+        c = KafkaConsumer(bootstrap_servers=bootstrap, client_id="kafka-python", group_id=None, enable_auto_commit=False,
                           auto_offset_reset="earliest")
         got = []
         try:
@@ -194,7 +194,7 @@ class AioKafka:
         async def go():
             from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=20000)
+            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="aiokafka", request_timeout_ms=20000)
             await admin.start()
             try:
                 await admin.create_topics([NewTopic(name=topic, num_partitions=partitions, replication_factor=1)],
@@ -215,7 +215,7 @@ class AioKafka:
         async def go():
             from aiokafka import AIOKafkaProducer
 
-            p = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
+            p = AIOKafkaProducer(bootstrap_servers=bootstrap, client_id="aiokafka", acks="all",
                                  compression_type=None if compression == "none" else compression,
                                  linger_ms=5, request_timeout_ms=20000)
             await p.start()
@@ -232,7 +232,7 @@ class AioKafka:
         async def go():
             from aiokafka import AIOKafkaConsumer, TopicPartition
 
-            c = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+            c = AIOKafkaConsumer(bootstrap_servers=bootstrap, client_id="aiokafka", group_id=None, enable_auto_commit=False,
                                  auto_offset_reset="earliest")
             await c.start()
             got = []
@@ -309,11 +309,11 @@ class Kcat:
     KEY_DELIM = "|"
 
     def base(self, bootstrap):
-        return [shutil.which("kcat") or "kcat", "-b", bootstrap, "-X", "socket.timeout.ms=20000"]
+        return [shutil.which("kcat") or "kcat", "-b", bootstrap, "-X", "socket.timeout.ms=20000", "-X", "client.id=kcat"]
 
     def create_topic(self, bootstrap, topic, partitions):
         # kcat has no admin API: create the topic with confluent-kafka's AdminClient.
-        ConfluentKafka().create_topic(bootstrap, topic, partitions)
+        ConfluentKafka().create_topic(bootstrap, topic, partitions)  # (client.id confluent-kafka)
 
     def produce(self, bootstrap, topic, compression, spec):
         groups: list[tuple[tuple, list]] = []

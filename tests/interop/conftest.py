@@ -31,12 +31,28 @@ def target() -> str:
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory):
-    b = broker_for(TARGET, workdir=tmp_path_factory.mktemp(f"broker-{TARGET}"))
+    kw = {}
+    if TARGET == "kafka" and os.environ.get("STREAMLET_INTEROP_API_LOG") == "1":
+        kw["request_log"] = True
+    b = broker_for(TARGET, workdir=tmp_path_factory.mktemp(f"broker-{TARGET}"), **kw)
+    _started.append(b)
     b.start()
     try:
         yield b
     finally:
         b.stop()
+
+
+_started = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    for b in _started:
+        if getattr(b, "request_log", None) and b.request_log.exists():
+            from request_summary import render, summarize
+
+            terminalreporter.section("APIs and versions sent by each client (Apache Kafka request log)")
+            terminalreporter.write_line(render(summarize(b.request_log)))
 
 
 @pytest.fixture

@@ -81,7 +81,8 @@ def metadata_ok(bootstrap: str, timeout: float = 5.0) -> bool:
     """True when a Metadata request through a real client (librdkafka) lists at least one broker."""
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": int(timeout * 1000)})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "client.id": "interop-readiness",
+                         "socket.timeout.ms": int(timeout * 1000)})
     md = admin.list_topics(timeout=timeout)
     return len(md.brokers) > 0
 
@@ -132,13 +133,15 @@ class KafkaBroker(_Broker):
     """Apache Kafka 4.1 (KRaft combined mode) from the Maven jars."""
 
     def __init__(self, workdir: str | Path | None = None, start_timeout: float = 90.0,
-                 extra_props: dict[str, str] | None = None, heap: str = "768m"):
+                 extra_props: dict[str, str] | None = None, heap: str = "768m", request_log: bool = False):
         self._own_dir = workdir is None
         self.dir = Path(workdir or tempfile.mkdtemp(prefix="interop-kafka-"))
         self.dir.mkdir(parents=True, exist_ok=True)
         self.start_timeout = start_timeout
         self.extra_props = extra_props or {}
         self.heap = heap
+        # request_log: every request (header with client id, API key and version) to requests.log
+        self.request_log = self.dir / "requests.log" if request_log else None
         self.port = free_port()
         self.controller_port = free_port()
         while self.controller_port == self.port:
@@ -193,6 +196,12 @@ class KafkaBroker(_Broker):
             "log4j.appender.F.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
             "log4j.logger.kafka.request.logger=WARN\n"
             "log4j.logger.org.apache.kafka.raft=WARN\n"
+            + ("log4j.logger.kafka.request.logger=DEBUG, R\n"
+               "log4j.additivity.kafka.request.logger=false\n"
+               "log4j.appender.R=org.apache.log4j.FileAppender\n"
+               f"log4j.appender.R.File={self.request_log}\n"
+               "log4j.appender.R.layout=org.apache.log4j.PatternLayout\n"
+               "log4j.appender.R.layout.ConversionPattern=%m%n\n" if self.request_log else "")
         )
         (self.dir / "log4j2.properties").write_text(
             "rootLogger.level=INFO\nrootLogger.appenderRef.f.ref=F\n"

@@ -23,3 +23,19 @@ def test_roundtrip(broker, topic_name, client, codec):
     acks = c.produce(broker.bootstrap, topic, codec, spec)
     got = c.consume(broker.bootstrap, topic, PARTITIONS, len(spec))
     check(spec, acks, got, PARTITIONS)
+
+
+def test_kcat_auto_topic_creation(broker, topic_name):
+    """kcat produces to a topic that does not exist yet: the broker creates it with its default of
+    1 partition (num.partitions) and the records read back in order from partition 0."""
+    from clients import Kcat
+    from confluent_kafka.admin import AdminClient
+
+    c = Kcat()
+    topic = topic_name("kcat-autocreate")
+    spec = [{"p": None, "k": f"k{i % 3}", "v": f"auto #{i:04d}", "h": [["client", "kcat"]]} for i in range(20)]
+    c.produce(broker.bootstrap, topic, "none", spec)
+    md = AdminClient({"bootstrap.servers": broker.bootstrap}).list_topics(topic, timeout=10).topics[topic]
+    assert md.error is None and len(md.partitions) == 1, f"auto-created topic: error {md.error}, partitions {md.partitions}"
+    got = c.consume(broker.bootstrap, topic, 1, len(spec))
+    check(spec, None, got, 1)

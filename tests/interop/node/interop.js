@@ -13,7 +13,7 @@ const readline = require('readline')
 const [mode, bootstrap, topic, ...rest] = process.argv.slice(2)
 
 const kafka = new Kafka({
-  clientId: 'streamlet-interop-kafkajs',
+  clientId: 'kafkajs',
   brokers: [bootstrap],
   logLevel: logLevel.ERROR,
   connectionTimeout: 5000,

@@ -62,6 +62,7 @@ public class Interop {
   static void createTopic(String bootstrap, String topic, int partitions) throws Exception {
     Properties props = new Properties();
     props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    props.put("client.id", "java");
     props.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "20000");
     props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
     try (Admin admin = Admin.create(props)) {
@@ -92,6 +93,7 @@ public class Interop {
   static void produce(String bootstrap, String topic, String compression) throws Exception {
     Properties props = new Properties();
     props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    props.put("client.id", "java");
     props.put(ProducerConfig.ACKS_CONFIG, "all");
     props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
     props.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, compression);
@@ -129,6 +131,7 @@ public class Interop {
   static void consume(String bootstrap, String topic, int partitions, int count, long timeoutMs) throws Exception {
     Properties props = new Properties();
     props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    props.put("client.id", "java");
     props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
     props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
     props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
