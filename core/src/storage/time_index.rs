@@ -81,10 +81,6 @@ impl TimeIndex {
         self.idx.truncate_entries(0);
     }
 
-    #[cfg(test)]
-    pub fn entries(&self) -> usize {
-        self.idx.entries()
-    }
     pub fn room(&self) -> usize {
         self.idx.capacity().saturating_sub(self.idx.entries())
     }
