@@ -417,3 +417,23 @@ fn flush_messages_policy_fsyncs() {
     log.append(&mut batch(2), 0, 0).unwrap();
     assert_eq!(log.recovery_point(), 4);
 }
+
+#[test]
+fn failed_write_leaves_log_consistent() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), small_config(), None);
+    log.append(&mut batch(2), 0, 0).unwrap();
+    // Swap the active segment's handle for a read-only one: the write fails (EBADF), as ENOSPC/EIO would.
+    let rw = log.segments.last().unwrap().file.clone();
+    let ro = fs::File::open(seg_file(dir.path(), 0, ".log")).unwrap();
+    log.segments.last_mut().unwrap().file = std::sync::Arc::new(ro);
+    let mut req = pbatch(9, 0, 0, 1);
+    assert!(matches!(log.append(&mut req, 0, 0), Err(AppendError::Io(_))));
+    assert_eq!(log.log_end_offset(), 2);
+    assert!(log.producer_state().producer(9).is_none(), "producer state untouched by a failed write");
+    log.segments.last_mut().unwrap().file = rw;
+    assert_eq!(log.append(&mut pbatch(9, 0, 0, 1), 0, 0).unwrap().base_offset, 2, "the retry is not a duplicate");
+    drop(log);
+    let log = open(dir.path(), small_config(), None);
+    assert_eq!(all_offsets(&log, 0), vec![0, 1, 2]);
+}
