@@ -57,7 +57,7 @@ impl OffsetIndex {
         let mut prev: Option<(i64, u64)> = None;
         for i in 0..self.idx.entries() {
             let (off, pos) = self.get(i);
-            let ok = pos > 0 && pos < log_size && prev.is_none_or(|(po, pp)| off > po && pos > pp);
+            let ok = pos > 0 && pos < log_size && !matches!(prev, Some((po, pp)) if off <= po || pos <= pp);
             if !ok {
                 let zero_tail = (i..self.idx.entries()).all(|j| self.idx.entry(j).iter().all(|b| *b == 0));
                 self.idx.truncate_entries(i);

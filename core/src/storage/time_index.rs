@@ -65,7 +65,7 @@ impl TimeIndex {
         let mut prev: Option<(i64, i64)> = None;
         for i in 0..self.idx.entries() {
             let (ts, off) = self.get(i);
-            let ok = off < next_offset && prev.is_none_or(|(pt, po)| ts > pt && off >= po);
+            let ok = off < next_offset && !matches!(prev, Some((pt, po)) if ts <= pt || off < po);
             if !ok {
                 let zero_tail = (i..self.idx.entries()).all(|j| self.idx.entry(j).iter().all(|b| *b == 0));
                 self.idx.truncate_entries(i);
