@@ -44,6 +44,11 @@ impl PartitionLog {
     /// producer's last five batches writes nothing and returns `AppendError::Duplicate` with its offsets.
     pub fn append(&mut self, batches: &mut [u8], leader_epoch: i32, now_ms: i64) -> Result<AppendInfo, AppendError> {
         let mut headers = walk_headers(batches)?;
+        // A batch must fit in one segment (Kafka: RecordBatchTooLargeException -> MESSAGE_TOO_LARGE).
+        if let Some(h) = headers.iter().find(|h| h.total_size() as u64 > self.config.segment_bytes) {
+            let max = self.config.segment_bytes as usize;
+            return Err(RecordError::MessageTooLarge { size: h.total_size(), max }.into());
+        }
         let base_offset = self.log_end_offset();
         let staged = match self.producers.prepare(&headers, base_offset)? {
             Prepared::Duplicate(m) => {

@@ -28,6 +28,7 @@ impl PartitionLog {
         let mut scanning = false;
         let mut any_recovered = false;
         let mut segments: Vec<Segment> = Vec::new();
+        let mut recovered: Vec<bool> = Vec::new();
         for (i, &base) in bases.iter().enumerate() {
             let index_missing = !self.dir.join(offset_file_name(base, ".index")).exists()
                 || !self.dir.join(offset_file_name(base, ".timeindex")).exists();
@@ -40,7 +41,8 @@ impl PartitionLog {
                 break;
             }
             // Scan from the first segment that reaches past the recovery point, and any with a broken index.
-            if !loaded || seg.next_offset > rp {
+            let must_recover = !loaded || seg.next_offset > rp;
+            if must_recover {
                 any_recovered = true;
                 let end = seg.recover(interval, index_bytes)?;
                 // A segment below the recovery point only needed its index rebuilt; past it, all later ones
@@ -49,6 +51,7 @@ impl PartitionLog {
                 if let ScanEnd::Corrupt { position, reason } = end {
                     tracing::warn!(dir = %self.dir.display(), base, position, %reason, "truncating log at corrupt batch");
                     segments.push(seg);
+                    recovered.push(true);
                     for &later in &bases[i + 1..] {
                         Segment::open(&self.dir, later)?.delete()?;
                     }
@@ -56,6 +59,7 @@ impl PartitionLog {
                 }
             }
             segments.push(seg);
+            recovered.push(must_recover);
         }
         if segments.is_empty() {
             segments.push(Segment::create(&self.dir, 0, index_bytes)?);
@@ -63,10 +67,8 @@ impl PartitionLog {
         // Recovered inactive segments get exact-size indexes; everything recovered is fsynced so the recovery
         // point can honestly move to the end.
         let last = segments.len() - 1;
-        for seg in &mut segments[..last] {
-            if any_recovered {
-                seg.seal()?;
-            }
+        for (seg, _) in segments[..last].iter_mut().zip(&recovered).filter(|(_, r)| **r) {
+            seg.seal()?;
         }
         segments[last].make_active(index_bytes)?;
         if any_recovered {

@@ -137,6 +137,10 @@ fn rolls_by_size_time_and_full_index() {
     assert_eq!(fs::metadata(seg_file(dir.path(), 0, ".index")).unwrap().len() % 8, 0);
     assert!(fs::metadata(seg_file(dir.path(), 0, ".index")).unwrap().len() < 100);
     assert!(seg_file(dir.path(), 6, ".snapshot").exists());
+    assert!(matches!(
+        log.append(&mut batch(20), 0, 0),
+        Err(AppendError::Record(crate::record::RecordError::MessageTooLarge { .. }))
+    ), "a batch larger than a segment is refused");
 
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), LogConfig { segment_ms: 1_000, ..small_config() }, None);
