@@ -442,3 +442,13 @@ fn failed_write_leaves_log_consistent() {
     let log = open(dir.path(), small_config(), None);
     assert_eq!(all_offsets(&log, 0), vec![0, 1, 2]);
 }
+
+#[test]
+fn log_types_can_cross_threads() {
+    // The broker keeps logs in Arc<Mutex<_>> shared by tokio tasks and hands slices/handles to blocking threads.
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<PartitionLog>();
+    send_sync::<LogManager>();
+    send_sync::<ReadSlice>();
+    send_sync::<FlushHandle>();
+}
