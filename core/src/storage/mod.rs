@@ -1,1 +1,39 @@
 //! Partition logs in Kafka's on-disk layout: segments, indexes, recovery, retention, checkpoints.
+//!
+//! `<data_dir>/<topic>-<partition>/` holds segments named by their 20-digit base offset (`.log` with
+//! RecordBatch v2 bytes as appended, sparse `.index`, `.timeindex`) plus `.snapshot` files of idempotent
+//! producer state. The layout matches Kafka's so its tools (kafka-dump-log) can read our directories.
+
+mod append;
+mod checkpoint;
+mod config;
+mod error;
+mod flush;
+mod log;
+mod manager;
+mod mmap_index;
+mod offset_index;
+mod producer_state;
+mod read;
+mod recovery;
+mod retention;
+mod segment;
+mod time_index;
+
+#[cfg(test)]
+mod tests;
+
+pub use append::AppendInfo;
+pub use checkpoint::{read_offset_checkpoint, write_atomic, write_offset_checkpoint};
+pub use config::LogConfig;
+pub use error::{AppendError, ReadError};
+pub use flush::FlushHandle;
+pub use log::PartitionLog;
+pub use manager::LogManager;
+pub use producer_state::{BatchMetadata, ProducerStateManager};
+pub use read::ReadSlice;
+
+/// Kafka's file names: the base offset zero-padded to 20 digits.
+pub(crate) fn offset_file_name(offset: i64, suffix: &str) -> String {
+    format!("{offset:020}{suffix}")
+}

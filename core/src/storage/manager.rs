@@ -1,0 +1,228 @@
+//! `LogManager`: the data directory and every partition log in it, with Kafka's bookkeeping files:
+//! `.lock` (one broker per directory), `.kafka_cleanshutdown`, `recovery-point-offset-checkpoint` and
+//! `log-start-offset-checkpoint`.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::checkpoint::{read_offset_checkpoint, write_atomic, write_offset_checkpoint};
+use super::{LogConfig, PartitionLog};
+
+pub const LOCK_FILE: &str = ".lock";
+pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
+pub const RECOVERY_POINT_CHECKPOINT: &str = "recovery-point-offset-checkpoint";
+pub const LOG_START_CHECKPOINT: &str = "log-start-offset-checkpoint";
+
+type Key = (String, i32);
+
+pub struct LogManager {
+    data_dir: PathBuf,
+    /// Held open for the flock; dropping the manager releases the directory.
+    _lock: File,
+    logs: Mutex<HashMap<Key, Arc<Mutex<PartitionLog>>>>,
+}
+
+fn lock_log(log: &Mutex<PartitionLog>) -> MutexGuard<'_, PartitionLog> {
+    // A panic while holding a log's lock leaves the log itself consistent on disk (recovery handles the rest),
+    // so poisoning is not a reason to stop serving it.
+    log.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Splits `<topic>-<partition>`; Kafka's `-delete`/`-future` directories and stray files do not parse.
+fn parse_partition_dir(name: &str) -> Option<Key> {
+    let (topic, partition) = name.rsplit_once('-')?;
+    let partition: i32 = partition.parse().ok()?;
+    (!topic.is_empty() && partition >= 0).then(|| (topic.to_string(), partition))
+}
+
+impl LogManager {
+    /// Creates `data_dir` if needed and takes an exclusive, non-blocking flock on its `.lock` file, so two
+    /// brokers (or two embedded instances) cannot share a directory.
+    pub fn new(data_dir: &Path) -> io::Result<Self> {
+        fs::create_dir_all(data_dir)?;
+        let lock = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(data_dir.join(LOCK_FILE))?;
+        // SAFETY: flock on a file descriptor we own; no memory is involved.
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let e = io::Error::last_os_error();
+            return Err(io::Error::new(
+                e.kind(),
+                format!("data directory {} is in use by another process: {e}", data_dir.display()),
+            ));
+        }
+        Ok(LogManager { data_dir: data_dir.to_path_buf(), _lock: lock, logs: Mutex::new(HashMap::new()) })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    fn logs(&self) -> MutexGuard<'_, HashMap<Key, Arc<Mutex<PartitionLog>>>> {
+        self.logs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Loads every partition directory. After a clean shutdown (marker present) segments are trusted and not
+    /// scanned; otherwise each log recovers from its checkpointed recovery point (all of it if none). The
+    /// marker is then removed, so a crash from here on is detected at the next start.
+    pub fn open_all(&self, config_for: impl Fn(&str) -> LogConfig) -> io::Result<usize> {
+        let marker = self.data_dir.join(CLEAN_SHUTDOWN_FILE);
+        let clean = marker.exists();
+        let recovery_points = read_offset_checkpoint(&self.data_dir.join(RECOVERY_POINT_CHECKPOINT))?;
+        let log_starts = read_offset_checkpoint(&self.data_dir.join(LOG_START_CHECKPOINT))?;
+        let mut opened = 0;
+        for entry in fs::read_dir(&self.data_dir)? {
+            let entry = entry?;
+            if !entry.file_type()?.is_dir() {
+                continue;
+            }
+            let Some(key) = entry.file_name().to_str().and_then(parse_partition_dir) else { continue };
+            let rp = if clean { Some(i64::MAX) } else { recovery_points.get(&key).copied() };
+            let mut log = PartitionLog::open(&self.data_dir, &key.0, key.1, config_for(&key.0), rp)?;
+            if let Some(&start) = log_starts.get(&key) {
+                log.restore_log_start_offset(start);
+            }
+            self.logs().insert(key, Arc::new(Mutex::new(log)));
+            opened += 1;
+        }
+        if clean {
+            fs::remove_file(&marker)?;
+        }
+        Ok(opened)
+    }
+
+    /// Creates (or returns the existing) log of a partition.
+    pub fn create_partition(&self, topic: &str, partition: i32, config: LogConfig) -> io::Result<Arc<Mutex<PartitionLog>>> {
+        let key = (topic.to_string(), partition);
+        if let Some(log) = self.logs().get(&key) {
+            return Ok(log.clone());
+        }
+        let log = Arc::new(Mutex::new(PartitionLog::open(&self.data_dir, topic, partition, config, Some(0))?));
+        Ok(self.logs().entry(key).or_insert(log).clone())
+    }
+
+    pub fn get(&self, topic: &str, partition: i32) -> Option<Arc<Mutex<PartitionLog>>> {
+        self.logs().get(&(topic.to_string(), partition)).cloned()
+    }
+
+    pub fn partitions(&self) -> Vec<(String, i32)> {
+        let mut v: Vec<_> = self.logs().keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Removes the partition and its directory. Returns false when it did not exist.
+    pub fn delete_partition(&self, topic: &str, partition: i32) -> io::Result<bool> {
+        let Some(log) = self.logs().remove(&(topic.to_string(), partition)) else { return Ok(false) };
+        let dir = lock_log(&log).dir().to_path_buf();
+        drop(log); // other holders keep a usable (if orphaned) log; the files go now
+        fs::remove_dir_all(dir)?;
+        self.checkpoint_all()?;
+        Ok(true)
+    }
+
+    /// Writes both checkpoint files from the logs' current recovery points and log start offsets.
+    pub fn checkpoint_all(&self) -> io::Result<()> {
+        let logs: Vec<_> = self.logs().iter().map(|(k, l)| (k.clone(), l.clone())).collect();
+        let (mut rps, mut starts) = (HashMap::new(), HashMap::new());
+        for (key, log) in logs {
+            let log = lock_log(&log);
+            rps.insert(key.clone(), log.recovery_point());
+            starts.insert(key, log.log_start_offset());
+        }
+        write_offset_checkpoint(&self.data_dir.join(RECOVERY_POINT_CHECKPOINT), &rps)?;
+        write_offset_checkpoint(&self.data_dir.join(LOG_START_CHECKPOINT), &starts)
+    }
+
+    /// One retention pass over every log; returns the number of segments deleted.
+    pub fn run_retention(&self, now_ms: i64) -> io::Result<usize> {
+        let logs: Vec<_> = self.logs().values().cloned().collect();
+        let mut deleted = 0;
+        for log in logs {
+            deleted += lock_log(&log).apply_retention(now_ms)?;
+        }
+        if deleted > 0 {
+            self.checkpoint_all()?;
+        }
+        Ok(deleted)
+    }
+
+    /// Closes every log (flush, trimmed indexes, producer snapshots), writes the checkpoints, then the
+    /// clean-shutdown marker, which is what lets the next start skip recovery.
+    pub fn shutdown(&self) -> io::Result<()> {
+        let logs: Vec<_> = self.logs().values().cloned().collect();
+        for log in logs {
+            lock_log(&log).close()?;
+        }
+        self.checkpoint_all()?;
+        write_atomic(&self.data_dir.join(CLEAN_SHUTDOWN_FILE), b"")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{BatchBuilder, Compression};
+
+    fn batch(n: usize) -> Vec<u8> {
+        let mut b = BatchBuilder::new(Compression::None);
+        for i in 0..n {
+            b.append(1_000 + i as i64, None, Some(b"value"), &[]);
+        }
+        b.build().unwrap()
+    }
+
+    #[test]
+    fn dir_lock_is_exclusive() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = LogManager::new(dir.path()).unwrap();
+        assert!(LogManager::new(dir.path()).is_err());
+        drop(m);
+        LogManager::new(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn parse_dirs() {
+        assert_eq!(parse_partition_dir("my-topic-3"), Some(("my-topic".to_string(), 3)));
+        assert_eq!(parse_partition_dir("topic"), None);
+        assert_eq!(parse_partition_dir("t-0.abc-delete"), None);
+    }
+
+    #[test]
+    fn clean_shutdown_then_reopen_and_unclean_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let m = LogManager::new(dir.path()).unwrap();
+            let log = m.create_partition("t", 0, LogConfig::default()).unwrap();
+            let mut l = log.lock().unwrap();
+            l.append(&mut batch(3), 0, 10).unwrap();
+            l.append(&mut batch(2), 0, 10).unwrap();
+            l.delete_records_before(1).unwrap();
+            drop(l);
+            m.create_partition("u", 1, LogConfig::default()).unwrap();
+            m.shutdown().unwrap();
+        }
+        assert!(dir.path().join(CLEAN_SHUTDOWN_FILE).exists());
+        let rp = fs::read_to_string(dir.path().join(RECOVERY_POINT_CHECKPOINT)).unwrap();
+        assert_eq!(rp, "0\n2\nt 0 5\nu 1 0\n");
+        {
+            let m = LogManager::new(dir.path()).unwrap();
+            assert_eq!(m.open_all(|_| LogConfig::default()).unwrap(), 2);
+            assert!(!dir.path().join(CLEAN_SHUTDOWN_FILE).exists(), "marker consumed");
+            let log = m.get("t", 0).unwrap();
+            let mut l = log.lock().unwrap();
+            assert_eq!((l.log_start_offset(), l.log_end_offset()), (1, 5));
+            l.append(&mut batch(1), 0, 10).unwrap();
+            // no shutdown: simulated crash
+        }
+        let m = LogManager::new(dir.path()).unwrap();
+        m.open_all(|_| LogConfig::default()).unwrap();
+        let log = m.get("t", 0).unwrap();
+        assert_eq!(log.lock().unwrap().log_end_offset(), 6, "unflushed batch still in page cache survives");
+        assert!(m.delete_partition("u", 1).unwrap());
+        assert!(!dir.path().join("u-1").exists());
+        assert_eq!(m.partitions(), vec![("t".to_string(), 0)]);
+    }
+}

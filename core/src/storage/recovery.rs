@@ -1,0 +1,111 @@
+//! Loading a partition directory: trusting what the recovery point covers, scanning and CRC-checking the rest,
+//! cutting the log at the first torn or corrupt batch, and rebuilding producer state.
+
+use std::fs;
+use std::io;
+
+use super::log::PartitionLog;
+use super::producer_state::ProducerStateManager;
+use super::segment::{ScanEnd, Segment};
+use super::offset_file_name;
+
+impl PartitionLog {
+    pub(super) fn load(&mut self, recovery_point: Option<i64>) -> io::Result<()> {
+        let interval = self.config.index_interval_bytes as u64;
+        let index_bytes = self.config.segment_index_bytes;
+        let mut bases = Vec::new();
+        for e in fs::read_dir(&self.dir)? {
+            let path = e?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+            if name.ends_with(".tmp") {
+                let _ = fs::remove_file(&path); // an interrupted atomic write; the old file is intact
+            } else if let Some(base) = name.strip_suffix(".log").and_then(|b| b.parse::<i64>().ok()) {
+                bases.push(base);
+            }
+        }
+        bases.sort_unstable();
+        let rp = recovery_point.unwrap_or(i64::MIN);
+        let mut scanning = false;
+        let mut any_recovered = false;
+        let mut segments: Vec<Segment> = Vec::new();
+        let mut recovered: Vec<bool> = Vec::new();
+        for (i, &base) in bases.iter().enumerate() {
+            let index_missing = !self.dir.join(offset_file_name(base, ".index")).exists()
+                || !self.dir.join(offset_file_name(base, ".timeindex")).exists();
+            let mut seg = Segment::open(&self.dir, base)?;
+            let loaded = !scanning && !index_missing && seg.load()?;
+            let overlaps = segments.last().is_some_and(|p| p.next_offset > base);
+            if overlaps {
+                tracing::warn!(dir = %self.dir.display(), base, "segment overlaps its predecessor; dropping it and later ones");
+                drop_segments(seg, &bases[i + 1..], &self.dir)?;
+                break;
+            }
+            // Scan from the first segment that reaches past the recovery point, and any with a broken index.
+            let must_recover = !loaded || seg.next_offset > rp;
+            if must_recover {
+                any_recovered = true;
+                let end = seg.recover(interval, index_bytes)?;
+                // A segment below the recovery point only needed its index rebuilt; past it, all later ones
+                // are unflushed too.
+                scanning |= seg.next_offset > rp;
+                if let ScanEnd::Corrupt { position, reason } = end {
+                    tracing::warn!(dir = %self.dir.display(), base, position, %reason, "truncating log at corrupt batch");
+                    segments.push(seg);
+                    recovered.push(true);
+                    for &later in &bases[i + 1..] {
+                        Segment::open(&self.dir, later)?.delete()?;
+                    }
+                    break;
+                }
+            }
+            segments.push(seg);
+            recovered.push(must_recover);
+        }
+        if segments.is_empty() {
+            segments.push(Segment::create(&self.dir, 0, index_bytes)?);
+        }
+        // Recovered inactive segments get exact-size indexes; everything recovered is fsynced so the recovery
+        // point can honestly move to the end.
+        let last = segments.len() - 1;
+        for (seg, _) in segments[..last].iter_mut().zip(&recovered).filter(|(_, r)| **r) {
+            seg.seal()?;
+        }
+        segments[last].make_active(index_bytes)?;
+        if any_recovered {
+            segments[last].flush()?;
+        }
+        self.segments = segments;
+        self.log_start_offset = self.segments[0].base_offset;
+        let end = self.log_end_offset();
+        self.recovery_point = if any_recovered { end } else { rp.clamp(self.log_start_offset, end) };
+        self.rebuild_producer_state()
+    }
+
+    /// Newest valid snapshot at or below the log end, then every batch header after it.
+    pub(super) fn rebuild_producer_state(&mut self) -> io::Result<()> {
+        let end = self.log_end_offset();
+        let (from, mut state) = match ProducerStateManager::load_snapshot(&self.dir, end)? {
+            Some((off, s)) => (off, s),
+            None => (self.log_start_offset, ProducerStateManager::new()),
+        };
+        for seg in self.segments.iter().filter(|s| s.next_offset > from) {
+            let Some((mut pos, _)) = seg.find_batch(from)? else { continue };
+            while let Some(h) = seg.header_at(pos)? {
+                if h.base_offset >= from {
+                    state.replay(&h);
+                }
+                pos += h.total_size() as u64;
+            }
+        }
+        self.producers = state;
+        Ok(())
+    }
+}
+
+fn drop_segments(first: Segment, later: &[i64], dir: &std::path::Path) -> io::Result<()> {
+    first.delete()?;
+    for &b in later {
+        Segment::open(dir, b)?.delete()?;
+    }
+    Ok(())
+}
