@@ -87,6 +87,16 @@ def metadata_ok(bootstrap: str, timeout: float = 5.0) -> bool:
     return len(md.brokers) > 0
 
 
+def _die_with_parent():
+    """preexec_fn: the broker gets SIGKILL if the test process dies without cleaning up (Linux only)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort
+        pass
+
+
 def _terminate(proc: subprocess.Popen, grace: float) -> None:
     if proc.poll() is not None:
         return
@@ -229,7 +239,8 @@ class KafkaBroker(_Broker):
             self._format(cfg)
         self.stdout = open(self.dir / "kafka.stdout", "ab")
         self.proc = subprocess.Popen(self._java("kafka.Kafka", str(cfg)), stdout=self.stdout,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.dir)
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.dir,
+                                     preexec_fn=_die_with_parent)
         try:
             wait_for(lambda: port_open("127.0.0.1", self.port), self.start_timeout,
                      f"Kafka to accept connections on {self.bootstrap}", self.proc, self.log)
@@ -280,7 +291,7 @@ class StreamletBroker(_Broker):
         self.stderr.write(f"\n=== start: {' '.join(cmd)}\n".encode())
         self.stderr.flush()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr, stdin=subprocess.DEVNULL,
-                                     text=True, bufsize=1)
+                                     text=True, bufsize=1, preexec_fn=_die_with_parent)
         found: list[str] = []
         lines: list[str] = []
 
