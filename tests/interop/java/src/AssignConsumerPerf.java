@@ -34,6 +34,10 @@ public class AssignConsumerPerf {
     props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
     props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
     props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    // the same settings ConsumerPerformance uses by default (--fetch-size, --socket-buffer-size)
+    props.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, "1048576");
+    props.put(ConsumerConfig.RECEIVE_BUFFER_CONFIG, "2097152");
+    props.put(ConsumerConfig.CHECK_CRCS_CONFIG, "false");
     props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
     props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
     for (int i = 4; i < args.length; i++) {
