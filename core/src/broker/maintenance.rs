@@ -21,9 +21,10 @@ pub async fn run(state: Arc<BrokerState>, mut shutdown: ShutdownSignal) {
             _ = retention.tick() => {
                 let s = state.clone();
                 let _ = tokio::task::spawn_blocking(move || {
-                    let deleted = s.logs.run_retention(now_ms());
-                    if deleted > 0 {
-                        tracing::info!(segments = deleted, "retention deleted segments");
+                    match s.logs.run_retention(now_ms()) {
+                        Ok(0) => {}
+                        Ok(deleted) => tracing::info!(segments = deleted, "retention deleted segments"),
+                        Err(e) => tracing::error!(error = %e, "retention failed"),
                     }
                 }).await;
             }

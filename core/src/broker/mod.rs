@@ -107,7 +107,7 @@ impl BrokerBuilder {
 
 fn open_state(config: BrokerConfig, data_dir: &std::path::Path, local_addr: SocketAddr) -> Result<BrokerState, BrokerError> {
     std::fs::create_dir_all(data_dir).map_err(io_err(format!("cannot create data dir {}", data_dir.display())))?;
-    let logs = LogManager::open(data_dir).map_err(io_err(format!("cannot open data dir {}", data_dir.display())))?;
+    let logs = LogManager::new(data_dir).map_err(io_err(format!("cannot open data dir {}", data_dir.display())))?;
     let cluster_id = config.cluster_id.clone();
     let metadata = MetadataStore::open(data_dir, || cluster_id.unwrap_or_else(new_cluster_id))
         .map_err(io_err("cannot open the metadata log"))?;

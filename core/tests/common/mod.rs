@@ -154,7 +154,14 @@ pub fn start_broker() -> Broker {
     start_broker_with(&[])
 }
 
+/// Broker logs go to the test output; `STREAMLET_LOG=debug cargo test` shows more.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STREAMLET_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+}
+
 pub fn start_broker_with(props: &[(&str, &str)]) -> Broker {
+    init_logging();
     let mut b = BrokerBuilder::new().listen("127.0.0.1:0");
     for (k, v) in props {
         b = b.config(*k, *v);
@@ -163,6 +170,7 @@ pub fn start_broker_with(props: &[(&str, &str)]) -> Broker {
 }
 
 pub fn start_broker_in(dir: &std::path::Path, props: &[(&str, &str)]) -> Broker {
+    init_logging();
     let mut b = BrokerBuilder::new().listen("127.0.0.1:0").data_dir(dir);
     for (k, v) in props {
         b = b.config(*k, *v);

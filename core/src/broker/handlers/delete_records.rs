@@ -46,9 +46,12 @@ fn delete(state: &BrokerState, topic: &str, index: i32, offset: i64) -> Result<i
         return Err(ErrorCode::OffsetOutOfRange);
     }
     if target > log.log_start_offset() {
-        log.delete_records_before(target).map_err(|e| {
-            tracing::error!(topic, partition = index, error = %e, "delete records failed");
-            ErrorCode::KafkaStorageError
+        log.delete_records_before(target).map_err(|e| match e {
+            crate::storage::ReadError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
+            e => {
+                tracing::error!(topic, partition = index, error = %e, "delete records failed");
+                ErrorCode::KafkaStorageError
+            }
         })?;
     }
     Ok(log.log_start_offset())

@@ -38,7 +38,8 @@ pub fn handle(state: &Arc<BrokerState>, _version: i16, req: &DescribeConfigsRequ
         .resources
         .iter()
         .map(|res| {
-            let wanted = |k: &str| res.configuration_keys.as_ref().is_none_or(|keys| keys.iter().any(|w| w.as_str() == k));
+            // Null or empty: every key.
+            let wanted = |k: &str| res.configuration_keys.as_ref().is_none_or(|keys| keys.is_empty() || keys.iter().any(|w| w.as_str() == k));
             let mut r = DescribeConfigsResult::default()
                 .with_resource_type(res.resource_type)
                 .with_resource_name(res.resource_name.clone());
@@ -54,11 +55,11 @@ pub fn handle(state: &Arc<BrokerState>, _version: i16, req: &DescribeConfigsRequ
                             r.configs = TOPIC_CONFIG_KEYS
                                 .iter()
                                 .filter(|(k, _)| wanted(k))
-                                .map(|(k, broker_key)| {
+                                .map(|(k, _)| {
                                     let (value, is_default) = effective_topic_config(&state.config, &t.configs, k);
                                     let source = if !is_default {
                                         DYNAMIC_TOPIC_CONFIG
-                                    } else if state.config.props.contains_key(*broker_key) {
+                                    } else if broker_synonyms(k).iter().any(|b| state.config.props.contains_key(*b)) {
                                         STATIC_BROKER_CONFIG
                                     } else {
                                         DEFAULT_CONFIG
@@ -87,6 +88,15 @@ pub fn handle(state: &Arc<BrokerState>, _version: i16, req: &DescribeConfigsRequ
         })
         .collect();
     DescribeConfigsResponse::default().with_results(results)
+}
+
+/// The broker properties that set a topic key's default (Kafka's synonyms, most specific first).
+fn broker_synonyms(topic_key: &str) -> Vec<&'static str> {
+    match topic_key {
+        "retention.ms" => vec!["log.retention.ms", "log.retention.minutes", "log.retention.hours"],
+        "segment.ms" => vec!["log.roll.ms", "log.roll.hours"],
+        k => TOPIC_CONFIG_KEYS.iter().filter(|(t, _)| *t == k).map(|(_, b)| *b).collect(),
+    }
 }
 
 fn entry(key: &str, value: String, source: i8) -> DescribeConfigsResourceResult {

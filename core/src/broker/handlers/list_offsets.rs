@@ -26,7 +26,8 @@ pub fn handle(state: &Arc<BrokerState>, version: i16, req: &ListOffsetsRequest) 
                     r.error_code = code.map(|c| c.code()).unwrap_or(0);
                     r.timestamp = ts;
                     r.offset = offset;
-                    r.leader_epoch = if code.is_none() { 0 } else { -1 };
+                    // The field exists from v4; the codec refuses a non-default value before that.
+                    r.leader_epoch = if code.is_none() && version >= 4 { 0 } else { -1 };
                     r
                 })
                 .collect();
@@ -45,13 +46,20 @@ fn lookup(state: &BrokerState, version: i16, topic: &str, index: i32, timestamp:
         LATEST => (None, -1, log.log_end_offset()),
         EARLIEST => (None, -1, log.log_start_offset()),
         MAX_TIMESTAMP if version >= 7 => match log.max_timestamp() {
-            Some((ts, offset)) => (None, ts, offset),
-            None => (None, -1, -1),
+            Ok(Some((ts, offset))) => (None, ts, offset),
+            Ok(None) => (None, -1, -1),
+            Err(e) => storage_failure(topic, index, e),
         },
         ts if ts >= 0 => match log.offset_for_timestamp(ts) {
-            Some((offset, found_ts)) => (None, found_ts, offset),
-            None => (None, -1, -1),
+            Ok(Some((offset, found_ts))) => (None, found_ts, offset),
+            Ok(None) => (None, -1, -1),
+            Err(e) => storage_failure(topic, index, e),
         },
         _ => (Some(ErrorCode::InvalidRequest), -1, -1),
     }
+}
+
+fn storage_failure(topic: &str, index: i32, e: std::io::Error) -> (Option<ErrorCode>, i64, i64) {
+    tracing::error!(topic, partition = index, error = %e, "time index lookup failed");
+    (Some(ErrorCode::KafkaStorageError), -1, -1)
 }

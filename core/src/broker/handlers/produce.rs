@@ -128,6 +128,8 @@ fn append_error(e: AppendError) -> (ErrorCode, String) {
         AppendError::InvalidProducerEpoch { .. } => ErrorCode::InvalidProducerEpoch,
         AppendError::Record(r) => return record_error(r.clone()),
         AppendError::Io(_) => ErrorCode::KafkaStorageError,
+        // Answered as a success by the caller; kept total so no path can panic.
+        AppendError::Duplicate { .. } => ErrorCode::DuplicateSequenceNumber,
     };
     if code == ErrorCode::KafkaStorageError {
         tracing::error!(error = %e, "append failed");
