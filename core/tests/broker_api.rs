@@ -447,3 +447,38 @@ fn pipelined_requests_are_answered_in_order() {
     }
     let _ = Bytes::new();
 }
+
+#[test]
+fn retention_deletes_old_segments_in_the_background() {
+    let broker = start_broker_with(&[("log.retention.check.interval.ms", "50")]);
+    let mut w = Wire::connect(&broker);
+    let req = CreateTopicsRequest::default().with_topics(vec![create_topics_request::CreatableTopic::default()
+        .with_name(topic("ret"))
+        .with_num_partitions(1)
+        .with_replication_factor(1)
+        .with_configs(vec![
+            create_topics_request::CreatableTopicConfig::default()
+                .with_name(StrBytes::from_static_str("segment.bytes"))
+                .with_value(Some(StrBytes::from_static_str("1024"))),
+            create_topics_request::CreatableTopicConfig::default()
+                .with_name(StrBytes::from_static_str("retention.ms"))
+                .with_value(Some(StrBytes::from_static_str("1000"))),
+        ])]);
+    let resp: CreateTopicsResponse = w.send(ApiKey::CreateTopics, 7, &req);
+    assert_eq!(resp.topics[0].error_code, 0);
+    // Old timestamps (2023) make every closed segment expired at once; the active one is kept.
+    for i in 0..10 {
+        assert_eq!(w.produce(9, 1, "ret", 0, batch_from(i * 10, 10, Compression::None, None)).error_code, 0);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let start = w.list_offset(7, "ret", 0, -2).offset;
+        if start > 0 {
+            assert!(start <= 100);
+            assert_eq!(w.list_offset(7, "ret", 0, -1).offset, 100);
+            break;
+        }
+        assert!(Instant::now() < deadline, "retention never moved the log start offset");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
