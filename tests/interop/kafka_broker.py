@@ -97,15 +97,16 @@ def _die_with_parent():
         pass
 
 
-def _terminate(proc: subprocess.Popen, grace: float) -> None:
+def _terminate(proc: subprocess.Popen, grace: float) -> tuple[int, bool]:
+    """SIGTERM, SIGKILL after `grace` s. Returns (exit status, whether SIGKILL was needed)."""
     if proc.poll() is not None:
-        return
+        return proc.returncode, False
     proc.send_signal(signal.SIGTERM)
     try:
-        proc.wait(timeout=grace)
+        return proc.wait(timeout=grace), False
     except subprocess.TimeoutExpired:
         proc.kill()
-        proc.wait(timeout=10)
+        return proc.wait(timeout=10), True
 
 
 class _Broker:
@@ -130,10 +131,11 @@ class _Broker:
             self.proc.kill()
             self.proc.wait(timeout=10)
 
-    def stop(self, grace: float = 15.0) -> None:
-        """SIGTERM, then SIGKILL after `grace` seconds."""
+    def stop(self, grace: float = 15.0) -> tuple[int, bool] | None:
+        """SIGTERM, then SIGKILL after `grace` seconds. Returns (exit status, SIGKILL needed)."""
         if self.proc is not None:
-            _terminate(self.proc, grace)
+            return _terminate(self.proc, grace)
+        return None
 
     def cleanup(self) -> None:
         pass
