@@ -35,7 +35,7 @@ def test_kcat_auto_topic_creation(broker, topic_name):
     topic = topic_name("kcat-autocreate")
     spec = [{"p": None, "k": f"k{i % 3}", "v": f"auto #{i:04d}", "h": [["client", "kcat"]]} for i in range(20)]
     c.produce(broker.bootstrap, topic, "none", spec)
-    md = AdminClient({"bootstrap.servers": broker.bootstrap}).list_topics(topic, timeout=10).topics[topic]
+    md = AdminClient({"bootstrap.servers": broker.bootstrap, "client.id": "confluent-kafka"}).list_topics(topic, timeout=10).topics[topic]
     assert md.error is None and len(md.partitions) == 1, f"auto-created topic: error {md.error}, partitions {md.partitions}"
     got = c.consume(broker.bootstrap, topic, 1, len(spec))
     check(spec, None, got, 1)
