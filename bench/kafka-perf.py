@@ -112,7 +112,11 @@ def main() -> int:
         target = args.target
         broker = broker_for(target)
         t0 = time.monotonic()
-        broker.start()
+        try:
+            broker.start()
+        except BaseException:
+            broker.cleanup()
+            raise
         bootstrap = broker.bootstrap
         print(f"{target} broker at {bootstrap} (started in {time.monotonic() - t0:.1f}s; log {broker.log})")
 
