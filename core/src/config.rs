@@ -149,6 +149,15 @@ const KNOWN_BROKER_KEYS: &[&str] = &[
     "cluster.id",
     "delete.topic.enable",
     "group.initial.rebalance.delay.ms",
+    "group.min.session.timeout.ms",
+    "group.max.session.timeout.ms",
+    "group.max.size",
+    "offsets.topic.num.partitions",
+    "offsets.topic.segment.bytes",
+    "offsets.topic.replication.factor",
+    "offsets.retention.minutes",
+    "offsets.retention.check.interval.ms",
+    "offset.metadata.max.bytes",
 ];
 
 /// Broker-wide configuration (`server.properties`).
@@ -168,6 +177,8 @@ pub struct BrokerConfig {
     pub cluster_id: Option<String>,
     /// Defaults for every topic; per-topic configs override them.
     pub log_defaults: LogConfig,
+    /// Group coordinator settings (`group.*`, `offsets.*`).
+    pub groups: GroupSettings,
     /// The properties as given, for DescribeConfigs on the broker resource.
     pub props: Props,
 }
@@ -214,6 +225,7 @@ impl BrokerConfig {
             retention_check_interval_ms: r.i64_min("log.retention.check.interval.ms", 300_000, 1)? as u64,
             cluster_id: r.raw("cluster.id").map(|s| s.to_string()),
             log_defaults: log_defaults_from_broker_props(&r)?,
+            groups: GroupSettings::from_props(&r)?,
             props: props.clone(),
         };
         if let Some(a) = &cfg.advertised {
@@ -345,6 +357,41 @@ pub fn effective_topic_config(broker: &BrokerConfig, topic_props: &Props, key: &
         _ => String::new(),
     };
     (v, true)
+}
+
+/// The group coordinator's broker settings, with Kafka's defaults.
+#[derive(Debug, Clone)]
+pub struct GroupSettings {
+    pub min_session_timeout_ms: u64,
+    pub max_session_timeout_ms: u64,
+    pub initial_rebalance_delay_ms: u64,
+    pub max_size: usize,
+    pub offsets_partitions: i32,
+    pub offsets_segment_bytes: i64,
+    pub offsets_retention_ms: u64,
+    pub offsets_retention_check_ms: u64,
+    pub offset_metadata_max_bytes: usize,
+}
+
+impl GroupSettings {
+    fn from_props(r: &PropReader) -> Result<Self, ConfigError> {
+        let min = r.i64_min("group.min.session.timeout.ms", 6000, 0)? as u64;
+        let max = r.i64_min("group.max.session.timeout.ms", 1_800_000, 0)? as u64;
+        if max < min {
+            return Err(ConfigError::new("group.max.session.timeout.ms", &max.to_string(), "must not be below group.min.session.timeout.ms"));
+        }
+        Ok(GroupSettings {
+            min_session_timeout_ms: min,
+            max_session_timeout_ms: max,
+            initial_rebalance_delay_ms: r.i64_min("group.initial.rebalance.delay.ms", 3000, 0)? as u64,
+            max_size: r.i32_min("group.max.size", i32::MAX, 1)? as usize,
+            offsets_partitions: r.i32_min("offsets.topic.num.partitions", 50, 1)?,
+            offsets_segment_bytes: r.i64_min("offsets.topic.segment.bytes", 104_857_600, 1024)?,
+            offsets_retention_ms: (r.i64_min("offsets.retention.minutes", 10080, 1)? as u64).saturating_mul(60_000),
+            offsets_retention_check_ms: r.i64_min("offsets.retention.check.interval.ms", 600_000, 1)? as u64,
+            offset_metadata_max_bytes: r.i32_min("offset.metadata.max.bytes", 4096, 0)? as usize,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>,
             }
         };
         let outcome = match decode_request(frame) {
-            Ok(req) => dispatch(&state, req, &shutdown).await,
+            Ok(req) => dispatch(&state, req, peer, &shutdown).await,
             Err(DecodeError::UnsupportedApiVersions { correlation_id, version }) => {
                 tracing::debug!(%peer, version, "ApiVersions version not served; answering with our range");
                 match unsupported_version_answer(correlation_id) {

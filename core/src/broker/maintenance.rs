@@ -12,7 +12,8 @@ pub async fn run(state: Arc<BrokerState>, mut shutdown: ShutdownSignal) {
     let mut retention = tokio::time::interval(Duration::from_millis(state.config.retention_check_interval_ms));
     let mut checkpoint = tokio::time::interval(CHECKPOINT_INTERVAL);
     let mut flush = tokio::time::interval(Duration::from_secs(1));
-    for t in [&mut retention, &mut checkpoint, &mut flush] {
+    let mut offsets = tokio::time::interval(Duration::from_millis(state.config.groups.offsets_retention_check_ms));
+    for t in [&mut retention, &mut checkpoint, &mut flush, &mut offsets] {
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     }
     loop {
@@ -37,6 +38,11 @@ pub async fn run(state: Arc<BrokerState>, mut shutdown: ShutdownSignal) {
                 }).await;
             }
             _ = flush.tick() => flush_due(&state).await,
+            _ = offsets.tick() => {
+                if state.groups.is_loaded() {
+                    state.groups.expire_offsets(Duration::from_millis(state.config.groups.offsets_retention_ms)).await;
+                }
+            }
         }
     }
 }

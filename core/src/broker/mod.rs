@@ -4,6 +4,7 @@
 mod connection;
 mod handlers;
 mod maintenance;
+mod offsets_topic;
 pub mod partition;
 pub mod state;
 mod topics;
@@ -16,7 +17,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 use crate::config::{resolve_listen, BrokerConfig, ConfigError, Props};
+use crate::coordinator::{GroupConfig, GroupCoordinator};
 use crate::metadata::MetadataStore;
+use offsets_topic::OffsetsTopic;
 use crate::storage::LogManager;
 pub use state::BrokerState;
 pub use topics::validate_topic_name;
@@ -92,14 +95,23 @@ impl BrokerBuilder {
             .enable_all()
             .build()
             .map_err(io_err("cannot start the broker runtime"))?;
-        let listener = runtime.block_on(TcpListener::bind(addr)).map_err(io_err(format!("cannot listen on {addr}")))?;
-        let local_addr = listener.local_addr().map_err(io_err("cannot read the bound address"))?;
+        // Bound with std and handed to tokio, so that `start` never blocks on the runtime: it may be called from
+        // inside another runtime (an async test, a host language's event loop thread).
+        let std_listener = std::net::TcpListener::bind(addr).map_err(io_err(format!("cannot listen on {addr}")))?;
+        std_listener.set_nonblocking(true).map_err(io_err("cannot configure the listener"))?;
+        let local_addr = std_listener.local_addr().map_err(io_err("cannot read the bound address"))?;
+        let listener = {
+            let _guard = runtime.enter();
+            TcpListener::from_std(std_listener).map_err(io_err("cannot register the listener"))?
+        };
         let state = Arc::new(open_state(config, &data_dir, local_addr)?);
+        state.offsets_topic.attach(&state);
 
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let (alive_tx, alive_rx) = mpsc::channel::<()>(1);
         runtime.spawn(accept_loop(listener, state.clone(), shutdown_rx.clone(), alive_tx.clone()));
         runtime.spawn(maintenance::run(state.clone(), shutdown_rx));
+        runtime.spawn(load_groups(state.clone()));
         tracing::info!(address = %local_addr, data_dir = %data_dir.display(), "broker started");
         Ok(Broker { runtime: Some(runtime), state, shutdown_tx, alive_rx: Some(alive_rx), alive_tx: Some(alive_tx), local_addr, _tempdir: tempdir, stopped: false })
     }
@@ -120,7 +132,17 @@ fn open_state(config: BrokerConfig, data_dir: &std::path::Path, local_addr: Sock
     };
     let topics = metadata.image().topics.clone();
     let defaults = config.log_defaults.clone();
+    let g = &config.groups;
+    let offsets_topic = Arc::new(OffsetsTopic::new(g.offsets_partitions, g.offsets_segment_bytes));
+    let group_config = GroupConfig {
+        min_session_timeout: std::time::Duration::from_millis(g.min_session_timeout_ms),
+        max_session_timeout: std::time::Duration::from_millis(g.max_session_timeout_ms),
+        initial_rebalance_delay: std::time::Duration::from_millis(g.initial_rebalance_delay_ms),
+        max_size: g.max_size,
+    };
     let state = BrokerState {
+        groups: GroupCoordinator::new(group_config, offsets_topic.clone()),
+        offsets_topic,
         node_id: config.node_id,
         config,
         advertised_host,
@@ -151,6 +173,21 @@ fn open_state(config: BrokerConfig, data_dir: &std::path::Path, local_addr: Sock
         state.open_partitions(meta, 0, &log_config).map_err(io_err(format!("cannot open topic {}", meta.name)))?;
     }
     Ok(state)
+}
+
+/// Replays `__consumer_offsets` into the group coordinator. Until it finishes, group APIs answer
+/// COORDINATOR_LOAD_IN_PROGRESS and clients retry.
+async fn load_groups(state: Arc<BrokerState>) {
+    let s = state.clone();
+    let records = tokio::task::spawn_blocking(move || OffsetsTopic::read_all(&s)).await;
+    match records {
+        Ok(Ok(records)) => state.groups.load(records),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "cannot read __consumer_offsets; committed offsets are unavailable");
+            state.groups.load(Vec::new());
+        }
+        Err(e) => tracing::error!(error = %e, "group loading task failed"),
+    }
 }
 
 fn new_cluster_id() -> String {

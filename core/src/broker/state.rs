@@ -4,9 +4,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::config::BrokerConfig;
+use crate::coordinator::GroupCoordinator;
 use crate::metadata::MetadataStore;
 use crate::storage::LogManager;
 
+use super::offsets_topic::OffsetsTopic;
 use super::partition::Partition;
 
 pub struct BrokerState {
@@ -19,6 +21,8 @@ pub struct BrokerState {
     pub(crate) logs: LogManager,
     /// topic -> its partitions, index = partition number.
     pub(crate) partitions: RwLock<HashMap<String, Vec<Arc<Partition>>>>,
+    pub groups: Arc<GroupCoordinator>,
+    pub(crate) offsets_topic: Arc<OffsetsTopic>,
 }
 
 impl BrokerState {

@@ -3,15 +3,26 @@
 mod api_versions;
 mod create_partitions;
 mod create_topics;
+mod delete_groups;
 mod delete_records;
 mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
+mod describe_groups;
 mod fetch;
+mod find_coordinator;
+mod heartbeat;
 mod init_producer_id;
+mod join_group;
+mod leave_group;
+mod list_groups;
 mod list_offsets;
 mod metadata;
+mod offset_commit;
+mod offset_delete;
+mod offset_fetch;
 mod produce;
+mod sync_group;
 
 use std::sync::Arc;
 
@@ -42,7 +53,7 @@ fn respond<R: Encodable + HeaderVersion>(req: &Request, body: &R) -> Outcome {
     }
 }
 
-pub async fn dispatch(state: &Arc<BrokerState>, req: Request, shutdown: &ShutdownSignal) -> Outcome {
+pub async fn dispatch(state: &Arc<BrokerState>, req: Request, peer: std::net::SocketAddr, shutdown: &ShutdownSignal) -> Outcome {
     let v = req.version;
     match &req.body {
         RequestKind::ApiVersions(_) => respond(&req, &api_versions::handle(v)),
@@ -71,6 +82,17 @@ pub async fn dispatch(state: &Arc<BrokerState>, req: Request, shutdown: &Shutdow
         RequestKind::InitProducerId(r) => respond(&req, &init_producer_id::handle(state, r)),
         RequestKind::DeleteRecords(r) => respond(&req, &delete_records::handle(state, r)),
         RequestKind::DescribeCluster(r) => respond(&req, &describe_cluster::handle(state, r)),
+        RequestKind::FindCoordinator(r) => respond(&req, &find_coordinator::handle(state, v, r)),
+        RequestKind::JoinGroup(r) => respond(&req, &join_group::handle(state, v, r, req.client_id.as_deref(), peer).await),
+        RequestKind::SyncGroup(r) => respond(&req, &sync_group::handle(state, v, r).await),
+        RequestKind::Heartbeat(r) => respond(&req, &heartbeat::handle(state, r)),
+        RequestKind::LeaveGroup(r) => respond(&req, &leave_group::handle(state, v, r).await),
+        RequestKind::OffsetCommit(r) => respond(&req, &offset_commit::handle(state, v, r).await),
+        RequestKind::OffsetFetch(r) => respond(&req, &offset_fetch::handle(state, v, r)),
+        RequestKind::DescribeGroups(r) => respond(&req, &describe_groups::handle(state, v, r)),
+        RequestKind::ListGroups(r) => respond(&req, &list_groups::handle(state, v, r)),
+        RequestKind::DeleteGroups(r) => respond(&req, &delete_groups::handle(state, r).await),
+        RequestKind::OffsetDelete(r) => respond(&req, &offset_delete::handle(state, r).await),
         other => Outcome::Close(format!("no handler for {:?}", std::mem::discriminant(other))),
     }
 }
