@@ -6,6 +6,7 @@
 
 mod append;
 mod checkpoint;
+mod cleaner;
 mod config;
 mod error;
 mod flush;
@@ -22,10 +23,13 @@ mod time_index;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod cleaner_tests;
 
 pub use append::AppendInfo;
+pub use cleaner::CleanStats;
 pub use checkpoint::{read_offset_checkpoint, write_atomic, write_offset_checkpoint};
-pub use config::LogConfig;
+pub use config::{CleanupPolicy, LogConfig};
 pub use error::{AppendError, ReadError};
 pub use flush::FlushHandle;
 pub use log::PartitionLog;
