@@ -10,7 +10,8 @@ use super::{batch_crc, LOG_OVERHEAD};
 
 /// Kafka's produce-time rule for `cleanup.policy` including `compact`: every record needs a key, else the
 /// request fails with INVALID_RECORD. `buf` holds the concatenated batches of one partition. This decodes
-/// (and decompresses) every record, so the broker calls it only for compacted topics.
+/// (and decompresses) every record, so the broker calls it only for compacted topics, after
+/// `validate_produce_batches` (a trailing partial batch is not looked at here).
 pub fn validate_keys_for_compaction(buf: &[u8]) -> Result<(), RecordError> {
     for batch in batches(Bytes::copy_from_slice(buf)) {
         let (header, bytes) = batch?;

@@ -243,14 +243,16 @@ impl PartitionLog {
                     next_horizon = Some(next_horizon.map_or(hz, |n| n.min(hz)));
                 }
                 let producer_last = h.has_producer_id() && last_batch_of.get(&h.producer_id) == Some(&h.base_offset);
+                // This also drops an empty batch kept by an earlier clean once its producer wrote a later one.
+                if kept.is_empty() && !producer_last {
+                    changed = true;
+                    return Ok(());
+                }
                 if kept.len() == all.len() && new_horizon.is_none() {
                     written += bytes.len() as u64;
                     return out.write_all(&bytes);
                 }
                 changed = true;
-                if kept.is_empty() && !producer_last {
-                    return Ok(());
-                }
                 let rebuilt = rebuild_batch(&h, &kept, new_horizon).map_err(invalid)?;
                 written += rebuilt.len() as u64;
                 out.write_all(&rebuilt)

@@ -39,7 +39,9 @@ fn put(log: &mut PartitionLog, entries: &[Entry]) {
 }
 
 /// (offset, key, value) of every record, read through `read` from the log start, plus the batch headers.
-fn dump(log: &PartitionLog) -> (Vec<(i64, String, Option<String>)>, Vec<BatchHeader>) {
+type Dumped = Vec<(i64, String, Option<String>)>;
+
+fn dump(log: &PartitionLog) -> (Dumped, Vec<BatchHeader>) {
     let (mut out, mut hs) = (Vec::new(), Vec::new());
     let mut at = log.log_start_offset();
     while at < log.log_end_offset() {
@@ -281,6 +283,14 @@ fn producer_state_rebuilds_after_cleaning() {
     // A retry of seq 1 is still a duplicate; seq 2 is next in line.
     assert!(matches!(log.append(&mut pkv(7, 1, "a", "p1"), 0, 2_000), Err(AppendError::Duplicate { base_offset: 1, .. })));
     log.append(&mut pkv(7, 2, "a", "p2"), 0, 2_000).unwrap();
+    log.roll().unwrap();
+    put(&mut log, &[("y", Some("y"))]);
+    // Now producer 7's last batch is at offset 4: the empty batch at 1 is no longer needed and goes.
+    log.clean(10_000).unwrap();
+    let (recs, hs) = dump(&log);
+    assert_eq!(recs.iter().map(|r| r.0).collect::<Vec<_>>(), vec![3, 4, 5]);
+    assert!(hs.iter().all(|h| h.records_count > 0));
+    assert_eq!(log.producer_state().producer(7).unwrap().1.last().unwrap().last_seq, 2);
 }
 
 #[test]

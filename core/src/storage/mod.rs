@@ -3,6 +3,10 @@
 //! `<data_dir>/<topic>-<partition>/` holds segments named by their 20-digit base offset (`.log` with
 //! RecordBatch v2 bytes as appended, sparse `.index`, `.timeindex`) plus `.snapshot` files of idempotent
 //! producer state. The layout matches Kafka's so its tools (kafka-dump-log) can read our directories.
+//!
+//! Logs with `cleanup.policy` including `compact` are compacted by `cleaner.rs` (`PartitionLog::clean`,
+//! `LogManager::run_cleaner`); its in-progress files are `<base>.log.cleaned` and `<base>.log.swap`, its clean
+//! points live in the data directory's `cleaner-offset-checkpoint`.
 
 mod append;
 mod checkpoint;
