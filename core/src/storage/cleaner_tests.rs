@@ -395,3 +395,29 @@ fn config_keys_parse_and_errors_name_the_key() {
     let over = props(&[("delete.retention.ms", "9")]);
     assert_eq!(effective_topic_config(&b, &over, "delete.retention.ms"), ("9".into(), false));
 }
+
+#[test]
+fn emptied_segment_is_deleted_and_orphan_indexes_removed_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), compact_config(), Some(0));
+    put(&mut log, &[("a", Some("a0"))]);
+    log.roll().unwrap();
+    put(&mut log, &[("b", Some("b0"))]);
+    log.roll().unwrap();
+    put(&mut log, &[("b", Some("b1"))]);
+    log.roll().unwrap();
+    put(&mut log, &[("z", Some("z"))]);
+    let s = log.clean(10_000).unwrap();
+    assert_eq!(s.segments_deleted, 1, "segment 1 held only a superseded record");
+    assert_eq!(log.segment_base_offsets(), vec![0, 2, 3]);
+    assert_eq!(latest(&log).get("b"), Some(&Some("b1".to_string())));
+    drop(log);
+    // A deletion interrupted between the .log and its indexes leaves stale index files behind.
+    for suffix in [".index", ".timeindex"] {
+        fs::write(dir.path().join("t-0").join(format!("{:020}{suffix}", 1)), [0u8; 24]).unwrap();
+    }
+    let log = open(dir.path(), compact_config(), None);
+    assert!(!dir.path().join("t-0").join(format!("{:020}.index", 1)).exists());
+    assert!(!dir.path().join("t-0").join(format!("{:020}.timeindex", 1)).exists());
+    assert_eq!(dump(&log).0.iter().map(|r| r.0).collect::<Vec<_>>(), vec![0, 2, 3]);
+}
