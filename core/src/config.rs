@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use crate::record::TimestampType;
-use crate::storage::LogConfig;
+use crate::storage::{CleanupPolicy, LogConfig};
 
 /// A configuration problem: which key, which value, and why it was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +146,10 @@ const KNOWN_BROKER_KEYS: &[&str] = &[
     "log.flush.interval.ms",
     "log.message.timestamp.type",
     "log.cleanup.policy",
+    "log.cleaner.delete.retention.ms",
+    "log.cleaner.min.cleanable.ratio",
+    "log.cleaner.min.compaction.lag.ms",
+    "log.cleaner.backoff.ms",
     "cluster.id",
     "delete.topic.enable",
     "group.initial.rebalance.delay.ms",
@@ -267,6 +271,19 @@ fn log_defaults_from_broker_props(r: &PropReader) -> Result<LogConfig, ConfigErr
         None => r.i64("log.roll.hours", 168)?.saturating_mul(3_600_000),
     };
     let ts_type = r.one_of("log.message.timestamp.type", "CreateTime", &["createtime", "logappendtime"])?;
+    let policy_raw = r.string("log.cleanup.policy", "delete");
+    let cleanup_policy = CleanupPolicy::parse(&policy_raw)
+        .ok_or_else(|| ConfigError::new("log.cleanup.policy", &policy_raw, "expected delete, compact or compact,delete"))?;
+    let ratio_key = "log.cleaner.min.cleanable.ratio";
+    let ratio = match r.raw(ratio_key) {
+        None => d.min_cleanable_dirty_ratio,
+        Some(v) => match v.trim().parse::<f64>() {
+            Ok(x) if (0.0..=1.0).contains(&x) => x,
+            _ => return Err(ConfigError::new(ratio_key, v, "expected a number between 0 and 1")),
+        },
+    };
+    // Validated here; the broker reads the value itself for its maintenance task.
+    r.i64_min("log.cleaner.backoff.ms", 15_000, 0)?;
     let cfg = LogConfig {
         segment_bytes: r.i64_min("log.segment.bytes", d.segment_bytes as i64, 14)? as u64,
         segment_ms,
@@ -278,6 +295,10 @@ fn log_defaults_from_broker_props(r: &PropReader) -> Result<LogConfig, ConfigErr
         flush_ms: r.i64_min("log.flush.interval.ms", d.flush_ms, 0)?,
         max_message_bytes: r.i32_min("message.max.bytes", d.max_message_bytes as i32, 0)? as usize,
         message_timestamp_type: if ts_type == "logappendtime" { TimestampType::LogAppendTime } else { TimestampType::CreateTime },
+        cleanup_policy,
+        delete_retention_ms: r.i64_min("log.cleaner.delete.retention.ms", d.delete_retention_ms, 0)?,
+        min_cleanable_dirty_ratio: ratio,
+        min_compaction_lag_ms: r.i64_min("log.cleaner.min.compaction.lag.ms", d.min_compaction_lag_ms, 0)?,
     };
     Ok(cfg)
 }
@@ -302,6 +323,9 @@ pub const TOPIC_CONFIG_KEYS: &[(&str, &str)] = &[
     ("flush.ms", "log.flush.interval.ms"),
     ("max.message.bytes", "message.max.bytes"),
     ("message.timestamp.type", "log.message.timestamp.type"),
+    ("delete.retention.ms", "log.cleaner.delete.retention.ms"),
+    ("min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio"),
+    ("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms"),
 ];
 
 /// Applies per-topic overrides to the broker defaults. Unknown topic keys are refused (as Kafka does on
@@ -313,7 +337,18 @@ pub fn topic_log_config(defaults: &LogConfig, topic_props: &Props) -> Result<Log
             return Err(ConfigError::new(key, value, "unknown topic configuration"));
         }
     }
-    r.one_of("cleanup.policy", "delete", &["delete", "compact", "compact,delete", "delete,compact"])?;
+    let cleanup_policy = match r.raw("cleanup.policy") {
+        None => defaults.cleanup_policy,
+        Some(v) => CleanupPolicy::parse(v)
+            .ok_or_else(|| ConfigError::new("cleanup.policy", v, "expected delete, compact or compact,delete"))?,
+    };
+    let ratio = match r.raw("min.cleanable.dirty.ratio") {
+        None => defaults.min_cleanable_dirty_ratio,
+        Some(v) => match v.trim().parse::<f64>() {
+            Ok(x) if (0.0..=1.0).contains(&x) => x,
+            _ => return Err(ConfigError::new("min.cleanable.dirty.ratio", v, "expected a number between 0 and 1")),
+        },
+    };
     let ts_default = match defaults.message_timestamp_type {
         TimestampType::CreateTime => "CreateTime",
         TimestampType::LogAppendTime => "LogAppendTime",
@@ -330,6 +365,10 @@ pub fn topic_log_config(defaults: &LogConfig, topic_props: &Props) -> Result<Log
         flush_ms: r.i64_min("flush.ms", defaults.flush_ms, 0)?,
         max_message_bytes: r.i32_min("max.message.bytes", defaults.max_message_bytes as i32, 0)? as usize,
         message_timestamp_type: if ts_type == "logappendtime" { TimestampType::LogAppendTime } else { TimestampType::CreateTime },
+        cleanup_policy,
+        delete_retention_ms: r.i64_min("delete.retention.ms", defaults.delete_retention_ms, 0)?,
+        min_cleanable_dirty_ratio: ratio,
+        min_compaction_lag_ms: r.i64_min("min.compaction.lag.ms", defaults.min_compaction_lag_ms, 0)?,
     })
 }
 
@@ -340,7 +379,10 @@ pub fn effective_topic_config(broker: &BrokerConfig, topic_props: &Props, key: &
     }
     let d = &broker.log_defaults;
     let v = match key {
-        "cleanup.policy" => broker.props.get("log.cleanup.policy").cloned().unwrap_or_else(|| "delete".into()),
+        "cleanup.policy" => d.cleanup_policy.to_string(),
+        "delete.retention.ms" => d.delete_retention_ms.to_string(),
+        "min.cleanable.dirty.ratio" => d.min_cleanable_dirty_ratio.to_string(),
+        "min.compaction.lag.ms" => d.min_compaction_lag_ms.to_string(),
         "segment.bytes" => d.segment_bytes.to_string(),
         "segment.ms" => d.segment_ms.to_string(),
         "segment.index.bytes" => d.segment_index_bytes.to_string(),

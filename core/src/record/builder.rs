@@ -66,19 +66,7 @@ impl BatchBuilder {
     pub fn append(&mut self, timestamp: i64, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[(String, Option<Bytes>)]) {
         let base_ts = *self.base_timestamp.get_or_insert(timestamp);
         self.max_timestamp = self.max_timestamp.max(timestamp);
-        let mut body = Vec::with_capacity(16 + key.map_or(0, |k| k.len()) + value.map_or(0, |v| v.len()));
-        body.push(0); // record attributes: unused
-        put_varlong(&mut body, timestamp - base_ts);
-        put_varint(&mut body, self.count);
-        put_bytes(&mut body, key);
-        put_bytes(&mut body, value);
-        put_varint(&mut body, headers.len() as i32);
-        for (k, v) in headers {
-            put_bytes(&mut body, Some(k.as_bytes()));
-            put_bytes(&mut body, v.as_deref());
-        }
-        put_varint(&mut self.records, body.len() as i32);
-        self.records.extend_from_slice(&body);
+        encode_record(&mut self.records, timestamp - base_ts, self.count, key, value, headers);
         self.count += 1;
     }
 
@@ -124,6 +112,30 @@ impl BatchBuilder {
         out[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
         Ok(out)
     }
+}
+
+/// Appends one length-prefixed v2 record (attributes 0) to `out`.
+pub(crate) fn encode_record(
+    out: &mut Vec<u8>,
+    timestamp_delta: i64,
+    offset_delta: i32,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+    headers: &[(String, Option<Bytes>)],
+) {
+    let mut body = Vec::with_capacity(16 + key.map_or(0, |k| k.len()) + value.map_or(0, |v| v.len()));
+    body.push(0); // record attributes: unused
+    put_varlong(&mut body, timestamp_delta);
+    put_varint(&mut body, offset_delta);
+    put_bytes(&mut body, key);
+    put_bytes(&mut body, value);
+    put_varint(&mut body, headers.len() as i32);
+    for (k, v) in headers {
+        put_bytes(&mut body, Some(k.as_bytes()));
+        put_bytes(&mut body, v.as_deref());
+    }
+    put_varint(out, body.len() as i32);
+    out.extend_from_slice(&body);
 }
 
 fn put_bytes(out: &mut Vec<u8>, b: Option<&[u8]>) {

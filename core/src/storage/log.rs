@@ -25,6 +25,10 @@ pub struct PartitionLog {
     pub(super) last_flush_ms: i64,
     /// Set by `close`: the active segment's indexes are trimmed and must be re-grown before the next append.
     pub(super) active_sealed: bool,
+    /// The cleaner's clean point: every offset below it has been compacted (`cleaner.rs`).
+    pub(super) cleaner_checkpoint: i64,
+    /// Earliest delete horizon of a tombstone the cleaner retained: once passed, cleaning again drops it.
+    pub(super) tombstone_horizon: Option<i64>,
 }
 
 impl PartitionLog {
@@ -52,6 +56,8 @@ impl PartitionLog {
             unflushed_messages: 0,
             last_flush_ms: 0,
             active_sealed: false,
+            cleaner_checkpoint: 0,
+            tombstone_horizon: None,
         };
         log.load(recovery_point)?;
         Ok(log)

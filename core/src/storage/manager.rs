@@ -16,6 +16,7 @@ pub const LOCK_FILE: &str = ".lock";
 pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
 pub const RECOVERY_POINT_CHECKPOINT: &str = "recovery-point-offset-checkpoint";
 pub const LOG_START_CHECKPOINT: &str = "log-start-offset-checkpoint";
+pub const CLEANER_CHECKPOINT: &str = "cleaner-offset-checkpoint";
 
 type Key = (String, i32);
 
@@ -72,6 +73,7 @@ impl LogManager {
         let clean = marker.exists();
         let recovery_points = read_offset_checkpoint(&self.data_dir.join(RECOVERY_POINT_CHECKPOINT))?;
         let log_starts = read_offset_checkpoint(&self.data_dir.join(LOG_START_CHECKPOINT))?;
+        let clean_points = read_offset_checkpoint(&self.data_dir.join(CLEANER_CHECKPOINT))?;
         let mut opened = 0;
         for entry in fs::read_dir(&self.data_dir)? {
             let entry = entry?;
@@ -83,6 +85,9 @@ impl LogManager {
             let mut log = PartitionLog::open(&self.data_dir, &key.0, key.1, config_for(&key.0), rp)?;
             if let Some(&start) = log_starts.get(&key) {
                 log.restore_log_start_offset(start);
+            }
+            if let Some(&clean) = clean_points.get(&key) {
+                log.restore_cleaner_checkpoint(clean);
             }
             self.logs().insert(key, Arc::new(Mutex::new(log)));
             opened += 1;
@@ -123,17 +128,42 @@ impl LogManager {
         Ok(true)
     }
 
-    /// Writes both checkpoint files from the logs' current recovery points and log start offsets.
+    /// Writes the checkpoint files from the logs' current recovery points, log start offsets and (for logs
+    /// whose policy compacts) clean points.
     pub fn checkpoint_all(&self) -> io::Result<()> {
         let logs: Vec<_> = self.logs().iter().map(|(k, l)| (k.clone(), l.clone())).collect();
-        let (mut rps, mut starts) = (HashMap::new(), HashMap::new());
+        let (mut rps, mut starts, mut cleans) = (HashMap::new(), HashMap::new(), HashMap::new());
         for (key, log) in logs {
             let log = lock_log(&log);
             rps.insert(key.clone(), log.recovery_point());
-            starts.insert(key, log.log_start_offset());
+            starts.insert(key.clone(), log.log_start_offset());
+            if log.config().cleanup_policy.compacts() {
+                cleans.insert(key, log.cleaner_checkpoint());
+            }
         }
         write_offset_checkpoint(&self.data_dir.join(RECOVERY_POINT_CHECKPOINT), &rps)?;
-        write_offset_checkpoint(&self.data_dir.join(LOG_START_CHECKPOINT), &starts)
+        write_offset_checkpoint(&self.data_dir.join(LOG_START_CHECKPOINT), &starts)?;
+        write_offset_checkpoint(&self.data_dir.join(CLEANER_CHECKPOINT), &cleans)
+    }
+
+    /// One cleaner pass: compacts every log whose policy includes `compact` and that `needs_cleaning` (dirty
+    /// ratio at least `min.cleanable.dirty.ratio`, or a tombstone horizon passed). Each log is cleaned under
+    /// its own lock, one after the other. Returns the number of logs cleaned; the clean points are then
+    /// checkpointed. The broker calls this every `log.cleaner.backoff.ms`.
+    pub fn run_cleaner(&self, now_ms: i64) -> io::Result<usize> {
+        let logs: Vec<_> = self.logs().values().cloned().collect();
+        let mut cleaned = 0;
+        for log in logs {
+            let mut l = lock_log(&log);
+            if l.needs_cleaning(now_ms) {
+                l.clean(now_ms)?;
+                cleaned += 1;
+            }
+        }
+        if cleaned > 0 {
+            self.checkpoint_all()?;
+        }
+        Ok(cleaned)
     }
 
     /// One retention pass over every log; returns the number of segments deleted.

@@ -3,9 +3,14 @@
 //! `<data_dir>/<topic>-<partition>/` holds segments named by their 20-digit base offset (`.log` with
 //! RecordBatch v2 bytes as appended, sparse `.index`, `.timeindex`) plus `.snapshot` files of idempotent
 //! producer state. The layout matches Kafka's so its tools (kafka-dump-log) can read our directories.
+//!
+//! Logs with `cleanup.policy` including `compact` are compacted by `cleaner.rs` (`PartitionLog::clean`,
+//! `LogManager::run_cleaner`); its in-progress files are `<base>.log.cleaned` and `<base>.log.swap`, its clean
+//! points live in the data directory's `cleaner-offset-checkpoint`.
 
 mod append;
 mod checkpoint;
+mod cleaner;
 mod config;
 mod error;
 mod flush;
@@ -22,10 +27,13 @@ mod time_index;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod cleaner_tests;
 
 pub use append::AppendInfo;
+pub use cleaner::CleanStats;
 pub use checkpoint::{read_offset_checkpoint, write_atomic, write_offset_checkpoint};
-pub use config::LogConfig;
+pub use config::{CleanupPolicy, LogConfig};
 pub use error::{AppendError, ReadError};
 pub use flush::FlushHandle;
 pub use log::PartitionLog;

@@ -40,7 +40,9 @@ impl ReadSlice {
 }
 
 impl PartitionLog {
-    /// Whole batches starting with the one containing `fetch_offset`, up to `max_bytes`; with `min_one_batch`
+    /// Whole batches starting with the one containing `fetch_offset` (in a compacted log, where offsets have
+    /// gaps, the first batch after it: `find_batch` looks for the first batch ending at or after it, and an
+    /// emptied segment is skipped), up to `max_bytes`; with `min_one_batch`
     /// a first batch larger than `max_bytes` is returned whole (KIP-74). Batches reaching `max_offset_exclusive`
     /// (the high watermark) are never included. Only one segment is read per call, as in Kafka.
     pub fn read(

@@ -7,23 +7,36 @@ use std::io;
 use super::log::PartitionLog;
 use super::producer_state::ProducerStateManager;
 use super::segment::{ScanEnd, Segment};
+use super::cleaner::{complete_swap, CLEANED_SUFFIX, SWAP_SUFFIX};
 use super::offset_file_name;
 
 impl PartitionLog {
     pub(super) fn load(&mut self, recovery_point: Option<i64>) -> io::Result<()> {
         let interval = self.config.index_interval_bytes as u64;
         let index_bytes = self.config.segment_index_bytes;
+        finish_cleaner_swaps(&self.dir)?;
         let mut bases = Vec::new();
+        let mut index_files = Vec::new();
         for e in fs::read_dir(&self.dir)? {
             let path = e?.path();
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
             if name.ends_with(".tmp") {
                 let _ = fs::remove_file(&path); // an interrupted atomic write; the old file is intact
+            } else if let Some(base) =
+                name.strip_suffix(".index").or(name.strip_suffix(".timeindex")).and_then(|b| b.parse::<i64>().ok())
+            {
+                index_files.push((base, path));
             } else if let Some(base) = name.strip_suffix(".log").and_then(|b| b.parse::<i64>().ok()) {
                 bases.push(base);
             }
         }
         bases.sort_unstable();
+        // Indexes whose `.log` is gone (a segment deletion interrupted between the files) are stale.
+        for (base, path) in index_files {
+            if bases.binary_search(&base).is_err() {
+                let _ = fs::remove_file(path);
+            }
+        }
         let rp = recovery_point.unwrap_or(i64::MIN);
         let mut scanning = false;
         let mut any_recovered = false;
@@ -76,6 +89,7 @@ impl PartitionLog {
         }
         self.segments = segments;
         self.log_start_offset = self.segments[0].base_offset;
+        self.cleaner_checkpoint = self.log_start_offset;
         let end = self.log_end_offset();
         self.recovery_point = if any_recovered { end } else { rp.clamp(self.log_start_offset, end) };
         self.rebuild_producer_state()
@@ -100,6 +114,23 @@ impl PartitionLog {
         self.producers = state;
         Ok(())
     }
+}
+
+/// Kafka's rule for files the cleaner left behind: a `.cleaned` file was never complete (the original is still
+/// there), so it goes; a `.swap` file is complete and fsynced, so the replacement is finished.
+fn finish_cleaner_swaps(dir: &std::path::Path) -> io::Result<()> {
+    for e in fs::read_dir(dir)? {
+        let path = e?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+        if name.ends_with(CLEANED_SUFFIX) {
+            tracing::warn!(path = %path.display(), "deleting incomplete cleaned segment");
+            fs::remove_file(&path)?;
+        } else if let Some(base) = name.strip_suffix(SWAP_SUFFIX).and_then(|b| b.parse::<i64>().ok()) {
+            tracing::warn!(path = %path.display(), "completing interrupted cleaner swap");
+            complete_swap(dir, base)?;
+        }
+    }
+    Ok(())
 }
 
 fn drop_segments(first: Segment, later: &[i64], dir: &std::path::Path) -> io::Result<()> {

@@ -29,6 +29,10 @@ impl PartitionLog {
     /// deleted. Returns how many segments went.
     pub fn apply_retention(&mut self, now_ms: i64) -> io::Result<usize> {
         let mut deleted = 0;
+        // Kafka: a compact-only topic keeps its segments; the cleaner alone removes data from it.
+        if !self.config.cleanup_policy.deletes() {
+            return Ok(0);
+        }
         if self.config.retention_ms >= 0 {
             let cutoff = now_ms.saturating_sub(self.config.retention_ms);
             while self.segments.len() > 1 && self.segments[0].max_timestamp < cutoff {
@@ -52,6 +56,7 @@ impl PartitionLog {
         tracing::debug!(dir = %self.dir.display(), base = seg.base_offset, "deleting segment");
         let first_base = self.segments[0].base_offset;
         self.log_start_offset = self.log_start_offset.max(first_base);
+        self.cleaner_checkpoint = self.cleaner_checkpoint.max(self.log_start_offset);
         seg.delete()
     }
 
@@ -79,6 +84,7 @@ impl PartitionLog {
         }
         self.active_sealed = false;
         self.recovery_point = self.recovery_point.min(self.log_end_offset());
+        self.cleaner_checkpoint = self.cleaner_checkpoint.clamp(self.log_start_offset, self.log_end_offset());
         self.rebuild_producer_state()
     }
 }
