@@ -178,6 +178,8 @@ pub struct BrokerConfig {
     pub delete_topic_enable: bool,
     pub socket_request_max_bytes: usize,
     pub retention_check_interval_ms: u64,
+    /// `log.cleaner.backoff.ms`: how often the compaction cleaner looks for dirty logs.
+    pub cleaner_backoff_ms: u64,
     pub cluster_id: Option<String>,
     /// Defaults for every topic; per-topic configs override them.
     pub log_defaults: LogConfig,
@@ -227,6 +229,7 @@ impl BrokerConfig {
             delete_topic_enable: r.bool("delete.topic.enable", true)?,
             socket_request_max_bytes: r.i32_min("socket.request.max.bytes", 104_857_600, 1024)? as usize,
             retention_check_interval_ms: r.i64_min("log.retention.check.interval.ms", 300_000, 1)? as u64,
+            cleaner_backoff_ms: r.i64_min("log.cleaner.backoff.ms", 15_000, 1)? as u64,
             cluster_id: r.raw("cluster.id").map(|s| s.to_string()),
             log_defaults: log_defaults_from_broker_props(&r)?,
             groups: GroupSettings::from_props(&r)?,

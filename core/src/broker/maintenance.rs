@@ -13,7 +13,8 @@ pub async fn run(state: Arc<BrokerState>, mut shutdown: ShutdownSignal) {
     let mut checkpoint = tokio::time::interval(CHECKPOINT_INTERVAL);
     let mut flush = tokio::time::interval(Duration::from_secs(1));
     let mut offsets = tokio::time::interval(Duration::from_millis(state.config.groups.offsets_retention_check_ms));
-    for t in [&mut retention, &mut checkpoint, &mut flush, &mut offsets] {
+    let mut cleaner = tokio::time::interval(Duration::from_millis(state.config.cleaner_backoff_ms));
+    for t in [&mut retention, &mut checkpoint, &mut flush, &mut offsets, &mut cleaner] {
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     }
     loop {
@@ -38,6 +39,14 @@ pub async fn run(state: Arc<BrokerState>, mut shutdown: ShutdownSignal) {
                 }).await;
             }
             _ = flush.tick() => flush_due(&state).await,
+            _ = cleaner.tick() => {
+                let s = state.clone();
+                let _ = tokio::task::spawn_blocking(move || match s.logs.run_cleaner(now_ms()) {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(logs = n, "compacted logs"),
+                    Err(e) => tracing::error!(error = %e, "log cleaner failed"),
+                }).await;
+            }
             _ = offsets.tick() => {
                 if state.groups.is_loaded() {
                     state.groups.expire_offsets(Duration::from_millis(state.config.groups.offsets_retention_ms)).await;

@@ -10,7 +10,7 @@ use super::str_bytes;
 use crate::broker::partition::Partition;
 use crate::broker::state::{is_internal_topic, now_ms, BrokerState};
 use crate::protocol::ErrorCode;
-use crate::record::{validate_produce_batches, RecordError};
+use crate::record::{validate_keys_for_compaction, validate_produce_batches, RecordError};
 use crate::storage::AppendError;
 
 pub enum ProduceOutcome {
@@ -95,6 +95,10 @@ fn append_one(
     let records = records.filter(|r| !r.is_empty()).ok_or((ErrorCode::InvalidRecord, "no record batches".to_string()))?;
     let max = partition.config.max_message_bytes;
     validate_produce_batches(&records, max).map_err(record_error)?;
+    if partition.config.cleanup_policy.compacts() {
+        // Only compacted topics pay for decoding records: every record needs a key there.
+        validate_keys_for_compaction(&records).map_err(record_error)?;
+    }
     // The batches are stamped in place; the request frame is shared, so this is the one copy the path makes.
     let mut data = BytesMut::from(&records[..]);
     match partition.append(&mut data, 0, now_ms()) {
