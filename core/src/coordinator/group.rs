@@ -552,7 +552,8 @@ impl Group {
             return Some(Effect::PersistGroup(self.to_value(now_ms)));
         }
         self.protocol_name = self.select_protocol();
-        if !self.leader.as_ref().is_some_and(|l| self.members.get(l).is_some_and(|m| m.join_waiter.is_some())) {
+        // Keep the leader if it rejoined; otherwise the first member that did.
+        if self.leader.as_ref().is_none_or(|l| self.members.get(l).is_none_or(|m| m.join_waiter.is_none())) {
             self.leader = self
                 .members
                 .values()
@@ -743,7 +744,7 @@ impl Group {
     }
 
     fn remove_member(&mut self, id: &str, cfg: &GroupConfig, now: Instant, now_ms: i64) -> Option<Effect> {
-        let Some(mut m) = self.members.remove(id) else { return None };
+        let mut m = self.members.remove(id)?;
         if let Some(i) = &m.instance_id {
             if self.statics.get(i).map(String::as_str) == Some(id) {
                 self.statics.remove(i);

@@ -16,7 +16,7 @@ pub fn handle(state: &Arc<BrokerState>, req: &InitProducerIdRequest) -> InitProd
         return resp;
     }
     let (pid, epoch) = (req.producer_id.0, req.producer_epoch);
-    if pid >= 0 && epoch >= 0 && epoch < i16::MAX - 1 {
+    if pid >= 0 && (0..i16::MAX - 1).contains(&epoch) {
         // An idempotent producer recovering from a sequence error keeps its id with the next epoch.
         return resp.with_producer_id(ProducerId(pid)).with_producer_epoch(epoch + 1);
     }

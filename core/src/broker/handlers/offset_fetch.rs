@@ -21,7 +21,9 @@ fn fetch(state: &BrokerState, group: &str, topics: Option<Vec<TopicPartition>>) 
 }
 
 /// Groups per topic, keeping the request's order of topics.
-fn by_topic(rows: Vec<(TopicPartition, Option<OffsetValue>)>) -> Vec<(String, Vec<(i32, Option<OffsetValue>)>)> {
+type TopicRows = Vec<(String, Vec<(i32, Option<OffsetValue>)>)>;
+
+fn by_topic(rows: Vec<(TopicPartition, Option<OffsetValue>)>) -> TopicRows {
     let mut order: Vec<String> = Vec::new();
     let mut map: BTreeMap<String, Vec<(i32, Option<OffsetValue>)>> = BTreeMap::new();
     for ((t, p), v) in rows {
