@@ -1,0 +1,8 @@
+//! Streamlet's Kafka client: connections, metadata, producer, consumer and admin. It speaks only the Kafka
+//! protocol (no broker code), so it works against Streamlet and Apache Kafka alike.
+
+pub mod cluster;
+pub mod connection;
+pub mod error;
+
+pub use error::ClientError;
