@@ -83,8 +83,24 @@ pub async fn dispatch(state: &Arc<BrokerState>, req: Request, peer: std::net::So
         RequestKind::DeleteRecords(r) => respond(&req, &delete_records::handle(state, r)),
         RequestKind::DescribeCluster(r) => respond(&req, &describe_cluster::handle(state, r)),
         RequestKind::FindCoordinator(r) => respond(&req, &find_coordinator::handle(state, v, r)),
-        RequestKind::JoinGroup(r) => respond(&req, &join_group::handle(state, v, r, req.client_id.as_deref(), peer).await),
-        RequestKind::SyncGroup(r) => respond(&req, &sync_group::handle(state, v, r).await),
+        RequestKind::JoinGroup(r) => {
+            // A join can wait for a whole rebalance: give way to shutdown, answering "coordinator gone" so the
+            // client looks for it again.
+            let mut stop = shutdown.clone();
+            tokio::select! {
+                resp = join_group::handle(state, v, r, req.client_id.as_deref(), peer) => respond(&req, &resp),
+                _ = stop.changed() => respond(&req, &kafka_protocol::messages::JoinGroupResponse::default()
+                    .with_error_code(crate::protocol::ErrorCode::CoordinatorNotAvailable.code()).with_generation_id(-1)),
+            }
+        }
+        RequestKind::SyncGroup(r) => {
+            let mut stop = shutdown.clone();
+            tokio::select! {
+                resp = sync_group::handle(state, v, r) => respond(&req, &resp),
+                _ = stop.changed() => respond(&req, &kafka_protocol::messages::SyncGroupResponse::default()
+                    .with_error_code(crate::protocol::ErrorCode::CoordinatorNotAvailable.code())),
+            }
+        }
         RequestKind::Heartbeat(r) => respond(&req, &heartbeat::handle(state, r)),
         RequestKind::LeaveGroup(r) => respond(&req, &leave_group::handle(state, v, r).await),
         RequestKind::OffsetCommit(r) => respond(&req, &offset_commit::handle(state, v, r).await),
