@@ -4,6 +4,7 @@
 //! `broker` -> `storage`, `metadata`, `record`, `protocol`.
 
 pub mod broker;
+pub mod client;
 pub mod coordinator;
 pub mod config;
 pub mod metadata;
