@@ -292,10 +292,10 @@ impl RoundRobinPartitioner {
 
     fn next_value(&self, topic: &str) -> i32 {
         let mut counters = self.counters.lock().unwrap();
-        let counter = match counters.get_mut(topic) {
-            Some(c) => c,
-            None => counters.entry(topic.to_string()).or_insert_with(|| self.rng.next_positive_i32()),
-        };
+        if !counters.contains_key(topic) {
+            counters.insert(topic.to_string(), self.rng.next_positive_i32());
+        }
+        let counter = counters.get_mut(topic).expect("inserted");
         let v = *counter;
         *counter = counter.wrapping_add(1);
         v

@@ -148,6 +148,13 @@ fn sticky_assign(
     if subscriptions.is_empty() {
         return (BTreeMap::new(), Some(BTreeMap::new()));
     }
+    // Only topics someone subscribes to take part (Java's partitionsPerTopic holds nothing else).
+    let subscribed: BTreeMap<String, i32> = partitions_per_topic
+        .iter()
+        .filter(|(t, _)| subscriptions.values().any(|s| s.subscribes(t)))
+        .map(|(t, n)| (t.clone(), *n))
+        .collect();
+    let partitions_per_topic = &subscribed;
     let data: BTreeMap<&str, MemberData> =
         subscriptions.iter().map(|(m, s)| (m.as_str(), member_data(flavor, s))).collect();
 
@@ -495,7 +502,7 @@ fn general_assign(
             if e.contains_key(&g) {
                 tracing::warn!(partition = ?tp, generation = g, "partition claimed by several members of a generation");
             } else {
-                e.insert(g, m);
+                e.insert(g, *m);
             }
         }
     }
@@ -689,5 +696,339 @@ impl PartitionAssignor for CooperativeStickyAssignor {
             }
         }
         assignment
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::assignor::test_util::*;
+    use crate::client::partitioner::SplitMix;
+
+    fn with_user_data(
+        subs: &mut BTreeMap<String, Subscription>,
+        prev: &BTreeMap<String, Vec<TopicPartition>>,
+        generation: i32,
+    ) {
+        for (m, s) in subs.iter_mut() {
+            if let Some(parts) = prev.get(m) {
+                s.user_data = StickyAssignor.subscription_user_data(&s.topics, parts, Some(generation));
+            }
+        }
+    }
+
+    fn with_owned(subs: &mut BTreeMap<String, Subscription>, prev: &BTreeMap<String, Vec<TopicPartition>>, generation: i32) {
+        for (m, s) in subs.iter_mut() {
+            if let Some(parts) = prev.get(m) {
+                s.owned_partitions = parts.clone();
+                s.generation = Some(generation);
+            }
+        }
+    }
+
+    #[test]
+    fn user_data_round_trips() {
+        let parts = vec![tp("t0", 1), tp("t1", 0), tp("t0", 0)];
+        let ud = encode_sticky_user_data(&parts, Some(4));
+        let (back, g) = decode_sticky_user_data(&ud);
+        assert_eq!(as_set(&back), as_set(&parts));
+        assert_eq!(g, Some(4));
+        // V0 (no generation): the same bytes without the trailing int32.
+        let (back, g) = decode_sticky_user_data(&ud[..ud.len() - 4]);
+        assert_eq!(as_set(&back), as_set(&parts));
+        assert_eq!(g, None);
+        // Garbage: no previous assignment.
+        assert_eq!(decode_sticky_user_data(&[0, 0, 0, 9, 1]), (vec![], Some(DEFAULT_GENERATION)));
+        assert_eq!(StickyAssignor.subscription_user_data(&[], &[], None), None);
+        let coop = CooperativeStickyAssignor.subscription_user_data(&[], &[], Some(3)).unwrap();
+        assert_eq!(&coop[..], &[0, 0, 0, 3]);
+    }
+
+    #[test]
+    fn javadoc_example_1() {
+        let t = topics(&[("t0", 2), ("t1", 2), ("t2", 2), ("t3", 2)]);
+        let all: &[&str] = &["t0", "t1", "t2", "t3"];
+        let mut s = subs(&[("C0", all), ("C1", all), ("C2", all)]);
+        let a = StickyAssignor.assign(&t, &s);
+        verify_validity_and_balance(&t, &s, &a, true);
+        assert_eq!(a["C0"], vec![tp("t0", 0), tp("t1", 1), tp("t3", 0)]);
+        assert_eq!(a["C1"], vec![tp("t0", 1), tp("t2", 0), tp("t3", 1)]);
+        assert_eq!(a["C2"], vec![tp("t1", 0), tp("t2", 1)]);
+
+        // C1 leaves: C0 and C2 keep everything they had (the javadoc's point), 4 each.
+        s.remove("C1");
+        with_user_data(&mut s, &a, 1);
+        let b = StickyAssignor.assign(&t, &s);
+        verify_validity_and_balance(&t, &s, &b, true);
+        assert_eq!(b["C0"].len(), 4);
+        assert_eq!(b["C2"].len(), 4);
+        assert!(as_set(&b["C0"]).is_superset(&as_set(&a["C0"])));
+        assert!(as_set(&b["C2"]).is_superset(&as_set(&a["C2"])));
+    }
+
+    #[test]
+    fn javadoc_example_2() {
+        let t = topics(&[("t0", 1), ("t1", 2), ("t2", 3)]);
+        let mut s = subs(&[("C0", &["t0"]), ("C1", &["t0", "t1"]), ("C2", &["t0", "t1", "t2"])]);
+        let a = StickyAssignor.assign(&t, &s);
+        verify_validity_and_balance(&t, &s, &a, true);
+        assert_eq!(a["C0"], vec![tp("t0", 0)]);
+        assert_eq!(a["C1"], vec![tp("t1", 0), tp("t1", 1)]);
+        assert_eq!(a["C2"], vec![tp("t2", 0), tp("t2", 1), tp("t2", 2)]);
+
+        s.remove("C0");
+        with_user_data(&mut s, &a, 1);
+        let b = StickyAssignor.assign(&t, &s);
+        verify_validity_and_balance(&t, &s, &b, true);
+        assert_eq!(b["C1"], vec![tp("t1", 0), tp("t1", 1), tp("t0", 0)]);
+        assert_eq!(b["C2"], vec![tp("t2", 0), tp("t2", 1), tp("t2", 2)]);
+    }
+
+    #[test]
+    fn one_consumer_cases() {
+        for assignor in [&StickyAssignor as &dyn PartitionAssignor, &CooperativeStickyAssignor] {
+            let t = topics(&[]);
+            let s = subs(&[("c", &[])]);
+            assert_eq!(assignor.assign(&t, &s)["c"], vec![]);
+            let s = subs(&[("c", &["t"])]);
+            assert_eq!(assignor.assign(&t, &s)["c"], vec![]);
+            let t = topics(&[("t", 3), ("other", 2)]);
+            assert_eq!(assignor.assign(&t, &s)["c"], vec![tp("t", 0), tp("t", 1), tp("t", 2)]);
+            assert!(assignor.assign(&t, &BTreeMap::new()).is_empty());
+        }
+    }
+
+    #[test]
+    fn two_consumers_one_topic_one_partition() {
+        let t = topics(&[("t", 1)]);
+        let s = subs(&[("c1", &["t"]), ("c2", &["t"])]);
+        let a = StickyAssignor.assign(&t, &s);
+        verify_validity_and_balance(&t, &s, &a, true);
+        assert_eq!(a["c1"].len() + a["c2"].len(), 1);
+    }
+
+    #[test]
+    fn adding_and_removing_members_keeps_balance_and_stickiness() {
+        let t = topics(&[("t1", 5), ("t2", 7)]);
+        let both: &[&str] = &["t1", "t2"];
+        let mut s = subs(&[("c1", both), ("c2", both), ("c3", both)]);
+        let mut prev = StickyAssignor.assign(&t, &s);
+        verify_validity_and_balance(&t, &s, &prev, true);
+        for (generation, step) in ["add c4", "add c5", "remove c2", "remove c1", "add c6"].iter().enumerate() {
+            let (op, m) = step.split_once(' ').unwrap();
+            if op == "add" {
+                s.insert(m.to_string(), Subscription::new(both.iter().copied()));
+            } else {
+                s.remove(m);
+            }
+            with_user_data(&mut s, &prev, generation as i32 + 1);
+            let next = StickyAssignor.assign(&t, &s);
+            verify_validity_and_balance(&t, &s, &next, true);
+            // Stickiness: a surviving member keeps min(owned, new quota floor) of its partitions.
+            let min_quota = 12 / s.len();
+            for (member, parts) in &next {
+                if let Some(old) = prev.get(member) {
+                    let kept = as_set(parts).intersection(&as_set(old)).count();
+                    assert!(kept >= old.len().min(min_quota), "{step}: {member} kept {kept} of {old:?}");
+                }
+            }
+            prev = next;
+        }
+    }
+
+    #[test]
+    fn highest_generation_wins_in_constrained_path() {
+        // c1 still claims t-0..t-2 from generation 1; c2 claims t-0 and t-1 from generation 2.
+        let t = topics(&[("t", 4)]);
+        let mut s = subs(&[("c1", &["t"]), ("c2", &["t"])]);
+        s.get_mut("c1").unwrap().user_data = Some(encode_sticky_user_data(&[tp("t", 0), tp("t", 1), tp("t", 2)], Some(1)));
+        s.get_mut("c2").unwrap().user_data = Some(encode_sticky_user_data(&[tp("t", 0), tp("t", 1)], Some(2)));
+        let a = StickyAssignor.assign(&t, &s);
+        verify_validity_and_balance(&t, &s, &a, true);
+        assert_eq!(a["c2"], vec![tp("t", 0), tp("t", 1)]);
+        assert_eq!(a["c1"], vec![tp("t", 2), tp("t", 3)]);
+    }
+
+    #[test]
+    fn highest_generation_wins_in_general_path() {
+        let t = topics(&[("t", 2), ("u", 1)]);
+        let mut s = subs(&[("c1", &["t"]), ("c2", &["t", "u"]), ("c3", &["t"])]);
+        s.get_mut("c1").unwrap().user_data = Some(encode_sticky_user_data(&[tp("t", 0)], Some(1)));
+        s.get_mut("c3").unwrap().user_data = Some(encode_sticky_user_data(&[tp("t", 0)], Some(2)));
+        s.get_mut("c2").unwrap().user_data = Some(encode_sticky_user_data(&[tp("t", 1)], Some(2)));
+        let a = StickyAssignor.assign(&t, &s);
+        verify_validity_and_balance(&t, &s, &a, true);
+        // c3 (generation 2) keeps t-0 over c1 (generation 1); balancing then moves t-1 from c2 to c1.
+        assert_eq!(a["c3"], vec![tp("t", 0)]);
+        assert_eq!(a["c2"], vec![tp("u", 0)]);
+        assert_eq!(a["c1"], vec![tp("t", 1)]);
+    }
+
+    #[test]
+    fn cooperative_same_generation_conflict_is_revoked_first() {
+        // CooperativeStickyAssignorTest: two members of one generation claim t-0; it is owned by nobody and, as
+        // someone "owns" it, it is not handed out before both revoked it.
+        let t = topics(&[("t", 3)]);
+        let mut s = subs(&[("c1", &["t"]), ("c2", &["t"]), ("c3", &["t"])]);
+        s.get_mut("c1").unwrap().owned_partitions = vec![tp("t", 0), tp("t", 1)];
+        s.get_mut("c2").unwrap().owned_partitions = vec![tp("t", 0), tp("t", 2)];
+        for m in ["c1", "c2", "c3"] {
+            s.get_mut(m).unwrap().generation = Some(1);
+        }
+        let a = CooperativeStickyAssignor.assign(&t, &s);
+        assert_eq!(a["c1"], vec![tp("t", 1)]);
+        assert_eq!(a["c2"], vec![tp("t", 2)]);
+        assert_eq!(a["c3"], vec![]);
+        // The eager variant reads user data only: no claims at all, a fresh assignment.
+        let e = StickyAssignor.assign(&t, &s);
+        verify_validity_and_balance(&t, &s, &e, true);
+    }
+
+    #[test]
+    fn cooperative_two_rounds_when_a_member_joins() {
+        let t = topics(&[("t", 6)]);
+        let mut s = subs(&[("c1", &["t"]), ("c2", &["t"])]);
+        let r0 = CooperativeStickyAssignor.assign(&t, &s);
+        verify_validity_and_balance(&t, &s, &r0, true);
+        assert_eq!(r0["c1"].len(), 3);
+
+        // c3 joins: round 1 only revokes; nothing moves straight from one owner to another.
+        with_owned(&mut s, &r0, 1);
+        s.insert("c3".into(), Subscription::new(["t"]));
+        let r1 = CooperativeStickyAssignor.assign(&t, &s);
+        assert_eq!(r1["c1"].len(), 2);
+        assert_eq!(r1["c2"].len(), 2);
+        assert_eq!(r1["c3"], vec![]);
+        assert!(as_set(&r1["c1"]).is_subset(&as_set(&r0["c1"])));
+        assert!(as_set(&r1["c2"]).is_subset(&as_set(&r0["c2"])));
+
+        // Round 2 (after the revocation): the revoked partitions go to c3.
+        with_owned(&mut s, &r1, 2);
+        let r2 = CooperativeStickyAssignor.assign(&t, &s);
+        verify_validity_and_balance(&t, &s, &r2, true);
+        assert_eq!(r2["c1"], r1["c1"]);
+        assert_eq!(r2["c2"], r1["c2"]);
+        assert_eq!(r2["c3"].len(), 2);
+    }
+
+    #[test]
+    fn cooperative_general_path_revokes_before_moving() {
+        let t = topics(&[("t1", 4), ("t2", 2)]);
+        let mut s = subs(&[("c1", &["t1", "t2"]), ("c2", &["t1"])]);
+        // c1 owned everything in the last generation.
+        s.get_mut("c1").unwrap().owned_partitions = all_partitions_sorted(&t);
+        s.get_mut("c1").unwrap().generation = Some(3);
+        s.get_mut("c2").unwrap().generation = Some(3);
+        let r1 = CooperativeStickyAssignor.assign(&t, &s);
+        // c2 is not given anything c1 still owns.
+        assert!(r1["c2"].is_empty(), "{r1:?}");
+        assert!(as_set(&r1["c1"]).is_subset(&as_set(&s["c1"].owned_partitions)));
+        with_owned(&mut s, &r1, 4);
+        let r2 = CooperativeStickyAssignor.assign(&t, &s);
+        verify_validity_and_balance(&t, &s, &r2, true);
+        assert_eq!(r2["c1"], r1["c1"]);
+        assert_eq!(r2["c1"].len(), 3);
+        assert_eq!(r2["c2"].len(), 3);
+    }
+
+    #[test]
+    fn subscription_change_moves_only_what_must_move() {
+        // c2 drops t2: its t2 partitions go to c1, nothing else moves.
+        let t = topics(&[("t1", 2), ("t2", 2)]);
+        let both: &[&str] = &["t1", "t2"];
+        let mut s = subs(&[("c1", both), ("c2", both)]);
+        let a = StickyAssignor.assign(&t, &s);
+        s.get_mut("c2").unwrap().topics = vec!["t1".into()];
+        with_user_data(&mut s, &a, 1);
+        let b = StickyAssignor.assign(&t, &s);
+        verify_validity_and_balance(&t, &s, &b, true);
+        // Before: c1 [t1-0, t2-0], c2 [t1-1, t2-1]. c2's t2-1 must go to c1, and balance (which comes before
+        // stickiness) then moves t1-0 to c2; the partitions that could stay, stay.
+        assert_eq!(a["c1"], vec![tp("t1", 0), tp("t2", 0)]);
+        assert_eq!(a["c2"], vec![tp("t1", 1), tp("t2", 1)]);
+        assert_eq!(as_set(&b["c1"]), as_set(&[tp("t2", 0), tp("t2", 1)]));
+        assert_eq!(as_set(&b["c2"]), as_set(&[tp("t1", 0), tp("t1", 1)]));
+    }
+
+    /// AbstractStickyAssignorTest.testReassignmentWithRandomSubscriptionsAndChanges in spirit.
+    #[test]
+    fn random_subscriptions_and_changes_stay_valid_and_balanced() {
+        let rng = SplitMix::with_seed(0x5eed);
+        let r = |n: usize| (rng.next_u64() % n as u64) as usize;
+        for round in 0..25 {
+            let topic_count = 1 + r(5);
+            let t: BTreeMap<String, i32> = (0..topic_count).map(|i| (format!("t{i}"), 1 + r(6) as i32)).collect();
+            let names: Vec<String> = t.keys().cloned().collect();
+            let random_sub = |r: &dyn Fn(usize) -> usize| {
+                let mut topics: Vec<String> = names.iter().filter(|_| r(2) == 0).cloned().collect();
+                if topics.is_empty() {
+                    topics.push(names[r(names.len())].clone());
+                }
+                Subscription::new(topics)
+            };
+            let mut s: BTreeMap<String, Subscription> =
+                (0..2 + r(5)).map(|i| (format!("m{i:02}"), random_sub(&r))).collect();
+            for assignor in [&StickyAssignor as &dyn PartitionAssignor, &CooperativeStickyAssignor] {
+                let mut s = s.clone();
+                let mut prev = assignor.assign(&t, &s);
+                verify_validity_and_balance(&t, &s, &prev, true);
+                for change in 0..3 {
+                    // Change a few subscriptions, drop or add a member.
+                    match r(3) {
+                        0 if s.len() > 1 => {
+                            let k = s.keys().nth(r(s.len())).unwrap().clone();
+                            s.remove(&k);
+                        }
+                        1 => {
+                            s.insert(format!("n{round}-{change}"), random_sub(&r));
+                        }
+                        _ => {
+                            let k = s.keys().nth(r(s.len())).unwrap().clone();
+                            s.insert(k, random_sub(&r));
+                        }
+                    }
+                    let generation = change + 1;
+                    if assignor.protocol_kind() == RebalanceProtocol::Eager {
+                        with_user_data(&mut s, &prev, generation);
+                        prev = assignor.assign(&t, &s);
+                    } else {
+                        // Cooperative: two rounds; the first never moves a partition between two members.
+                        for m in s.values_mut() {
+                            m.owned_partitions.clear();
+                        }
+                        with_owned(&mut s, &prev, generation);
+                        let first = assignor.assign(&t, &s);
+                        for (m, parts) in &first {
+                            for p in parts {
+                                let owner = s.iter().find(|(_, sub)| sub.owned_partitions.contains(p)).map(|(o, _)| o);
+                                assert!(owner.is_none() || owner == Some(m), "{p:?} moves from {owner:?} to {m}");
+                            }
+                        }
+                        for m in s.values_mut() {
+                            m.owned_partitions.clear();
+                        }
+                        with_owned(&mut s, &first, generation + 10);
+                        prev = assignor.assign(&t, &s);
+                    }
+                    verify_validity_and_balance(&t, &s, &prev, true);
+                }
+            }
+            s.clear();
+        }
+    }
+
+    #[test]
+    fn large_equal_subscriptions_are_balanced() {
+        let t: BTreeMap<String, i32> = (0..10).map(|i| (format!("topic-{i}"), 17)).collect();
+        let topics: Vec<String> = t.keys().cloned().collect();
+        let mut s: BTreeMap<String, Subscription> =
+            (0..13).map(|i| (format!("member-{i}"), Subscription::new(topics.clone()))).collect();
+        let a = CooperativeStickyAssignor.assign(&t, &s);
+        verify_validity_and_balance(&t, &s, &a, true);
+        let counts: BTreeSet<usize> = a.values().map(Vec::len).collect();
+        assert_eq!(counts, [13usize, 14].into_iter().collect());
+        with_owned(&mut s, &a, 1);
+        // Same group again: nothing changes.
+        assert_eq!(CooperativeStickyAssignor.assign(&t, &s), a);
     }
 }
