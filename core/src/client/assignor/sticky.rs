@@ -499,10 +499,13 @@ fn general_assign(
         for tp in &d.partitions {
             let g = d.generation.unwrap_or(DEFAULT_GENERATION);
             let e = by_generation.entry(tp).or_default();
-            if e.contains_key(&g) {
-                tracing::warn!(partition = ?tp, generation = g, "partition claimed by several members of a generation");
-            } else {
-                e.insert(g, *m);
+            match e.entry(g) {
+                std::collections::btree_map::Entry::Occupied(_) => {
+                    tracing::warn!(partition = ?tp, generation = g, "partition claimed by several members of a generation");
+                }
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(*m);
+                }
             }
         }
     }
