@@ -443,7 +443,9 @@ impl General<'_> {
 
     fn perform_reassignments(&mut self, partitions: &[TopicPartition]) -> bool {
         let mut performed = false;
-        loop {
+        // Every pass that moves something improves the balance; the cap only guards against a livelock.
+        let max_passes = partitions.len().saturating_mul(self.current.len().max(1)).saturating_add(16);
+        for _ in 0..max_passes {
             let mut modified = false;
             for tp in partitions {
                 if self.is_balanced() {
@@ -473,6 +475,8 @@ impl General<'_> {
                 return performed;
             }
         }
+        tracing::warn!("sticky assignor: balancing stopped after {max_passes} passes");
+        performed
     }
 }
 
