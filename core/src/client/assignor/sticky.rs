@@ -1025,6 +1025,31 @@ mod tests {
     }
 
     #[test]
+    fn larger_unequal_subscriptions_are_balanced() {
+        let rng = SplitMix::with_seed(42);
+        let t: BTreeMap<String, i32> = (0..6).map(|i| (format!("t{i}"), 20)).collect();
+        let names: Vec<String> = t.keys().cloned().collect();
+        let mut s: BTreeMap<String, Subscription> = (0..15)
+            .map(|i| {
+                let topics: Vec<String> = names.iter().filter(|_| rng.next_u64() % 2 == 0).cloned().collect();
+                let topics = if topics.is_empty() { vec![names[i % 6].clone()] } else { topics };
+                (format!("m{i:02}"), Subscription::new(topics))
+            })
+            .collect();
+        let a = StickyAssignor.assign(&t, &s);
+        verify_validity_and_balance(&t, &s, &a, true);
+        s.remove("m03");
+        s.remove("m07");
+        with_user_data(&mut s, &a, 1);
+        let b = StickyAssignor.assign(&t, &s);
+        verify_validity_and_balance(&t, &s, &b, true);
+        // Most partitions stay where they were.
+        let kept: usize = b.iter().map(|(m, p)| as_set(p).intersection(&as_set(&a[m])).count()).sum();
+        let removed = a["m03"].len() + a["m07"].len();
+        assert!(kept * 10 >= (120 - removed) * 7, "kept only {kept} of {}", 120 - removed);
+    }
+
+    #[test]
     fn large_equal_subscriptions_are_balanced() {
         let t: BTreeMap<String, i32> = (0..10).map(|i| (format!("topic-{i}"), 17)).collect();
         let topics: Vec<String> = t.keys().cloned().collect();
