@@ -1031,7 +1031,7 @@ mod tests {
         let names: Vec<String> = t.keys().cloned().collect();
         let mut s: BTreeMap<String, Subscription> = (0..15)
             .map(|i| {
-                let topics: Vec<String> = names.iter().filter(|_| rng.next_u64() % 2 == 0).cloned().collect();
+                let topics: Vec<String> = names.iter().filter(|_| rng.next_u64() & 1 == 0).cloned().collect();
                 let topics = if topics.is_empty() { vec![names[i % 6].clone()] } else { topics };
                 (format!("m{i:02}"), Subscription::new(topics))
             })
