@@ -8,12 +8,17 @@ use super::ShutdownSignal;
 
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
 
+/// A timer whose first tick is one period from now: nothing runs at start-up.
+fn every(period: Duration) -> tokio::time::Interval {
+    tokio::time::interval_at(tokio::time::Instant::now() + period, period)
+}
+
 pub async fn run(state: Arc<BrokerState>, mut shutdown: ShutdownSignal) {
-    let mut retention = tokio::time::interval(Duration::from_millis(state.config.retention_check_interval_ms));
-    let mut checkpoint = tokio::time::interval(CHECKPOINT_INTERVAL);
-    let mut flush = tokio::time::interval(Duration::from_secs(1));
-    let mut offsets = tokio::time::interval(Duration::from_millis(state.config.groups.offsets_retention_check_ms));
-    let mut cleaner = tokio::time::interval(Duration::from_millis(state.config.cleaner_backoff_ms));
+    let mut retention = every(Duration::from_millis(state.config.retention_check_interval_ms));
+    let mut checkpoint = every(CHECKPOINT_INTERVAL);
+    let mut flush = every(Duration::from_secs(1));
+    let mut offsets = every(Duration::from_millis(state.config.groups.offsets_retention_check_ms));
+    let mut cleaner = every(Duration::from_millis(state.config.cleaner_backoff_ms));
     for t in [&mut retention, &mut checkpoint, &mut flush, &mut offsets, &mut cleaner] {
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     }

@@ -89,24 +89,31 @@ impl BrokerBuilder {
                 (t.path().to_path_buf(), Some(t))
             }
         };
+        // Bound with std and handed to tokio, and the runtime built last: `start` never blocks on the runtime nor
+        // drops one on an error path, so it may be called from inside another runtime (an async test, a host
+        // language's event-loop thread).
+        let std_listener = std::net::TcpListener::bind(addr).map_err(io_err(format!("cannot listen on {addr}")))?;
+        std_listener.set_nonblocking(true).map_err(io_err("cannot configure the listener"))?;
+        let local_addr = std_listener.local_addr().map_err(io_err("cannot read the bound address"))?;
+        let state = Arc::new(open_state(config, &data_dir, local_addr)?);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("streamlet-broker")
             .enable_all()
             .build()
             .map_err(io_err("cannot start the broker runtime"))?;
-        // Bound with std and handed to tokio, so that `start` never blocks on the runtime: it may be called from
-        // inside another runtime (an async test, a host language's event loop thread).
-        let std_listener = std::net::TcpListener::bind(addr).map_err(io_err(format!("cannot listen on {addr}")))?;
-        std_listener.set_nonblocking(true).map_err(io_err("cannot configure the listener"))?;
-        let local_addr = std_listener.local_addr().map_err(io_err("cannot read the bound address"))?;
         let listener = {
             let _guard = runtime.enter();
-            TcpListener::from_std(std_listener).map_err(io_err("cannot register the listener"))?
+            TcpListener::from_std(std_listener)
         };
-        let state = Arc::new(open_state(config, &data_dir, local_addr)?);
+        let listener = match listener {
+            Ok(l) => l,
+            Err(e) => {
+                runtime.shutdown_background();
+                return Err(io_err("cannot register the listener")(e));
+            }
+        };
         state.offsets_topic.attach(&state);
-
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let (alive_tx, alive_rx) = mpsc::channel::<()>(1);
         runtime.spawn(accept_loop(listener, state.clone(), shutdown_rx.clone(), alive_tx.clone()));
@@ -260,17 +267,25 @@ impl Broker {
         let _ = self.shutdown_tx.send(true);
         let Some(runtime) = self.runtime.take() else { return };
         drop(self.alive_tx.take());
-        if let Some(mut rx) = self.alive_rx.take() {
-            // Every connection holds a sender; recv() yields None once all have finished.
-            let wait = async move { while rx.recv().await.is_some() {} };
-            let _ = std::thread::scope(|s| {
-                s.spawn(|| runtime.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(10), wait).await })).join()
-            });
-        }
+        let alive = self.alive_rx.take();
+        // On a plain thread: this may be called from inside an async context, where blocking on (or dropping) a
+        // runtime is not allowed.
+        let _ = std::thread::scope(|s| {
+            s.spawn(|| {
+                if let Some(mut rx) = alive {
+                    // Every connection holds a sender; recv() yields None once all have finished.
+                    let wait = async move { while rx.recv().await.is_some() {} };
+                    let _ = runtime.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(10), wait).await });
+                }
+                // Stop every task (timers, maintenance) before the logs close, so nothing writes behind them and
+                // nothing keeps the data directory's lock.
+                runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+            })
+            .join()
+        });
         if let Err(e) = self.state.logs.shutdown() {
             tracing::error!(error = %e, "clean shutdown of the logs failed; the next start will recover them");
         }
-        runtime.shutdown_background();
         tracing::info!("broker stopped");
     }
 }

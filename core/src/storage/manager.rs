@@ -24,6 +24,9 @@ pub struct LogManager {
     data_dir: PathBuf,
     /// Held open for the flock; dropping the manager releases the directory.
     _lock: File,
+    /// Checkpoint files are rewritten through one temp name each: writers take turns (maintenance, DeleteRecords
+    /// and shutdown can all checkpoint at once).
+    checkpoint_turn: Mutex<()>,
     logs: Mutex<HashMap<Key, Arc<Mutex<PartitionLog>>>>,
 }
 
@@ -54,7 +57,7 @@ impl LogManager {
                 format!("data directory {} is in use by another process: {e}", data_dir.display()),
             ));
         }
-        Ok(LogManager { data_dir: data_dir.to_path_buf(), _lock: lock, logs: Mutex::new(HashMap::new()) })
+        Ok(LogManager { data_dir: data_dir.to_path_buf(), _lock: lock, checkpoint_turn: Mutex::new(()), logs: Mutex::new(HashMap::new()) })
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -131,6 +134,7 @@ impl LogManager {
     /// Writes the checkpoint files from the logs' current recovery points, log start offsets and (for logs
     /// whose policy compacts) clean points.
     pub fn checkpoint_all(&self) -> io::Result<()> {
+        let _turn = self.checkpoint_turn.lock().unwrap_or_else(|p| p.into_inner());
         let logs: Vec<_> = self.logs().iter().map(|(k, l)| (k.clone(), l.clone())).collect();
         let (mut rps, mut starts, mut cleans) = (HashMap::new(), HashMap::new(), HashMap::new());
         for (key, log) in logs {

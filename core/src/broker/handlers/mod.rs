@@ -40,6 +40,8 @@ pub use api_versions::unsupported_version_answer;
 /// What the connection does after a request.
 pub enum Outcome {
     Respond(Bytes),
+    /// Answered later (acks=all waiting for fsync); the connection goes on reading and answers in order.
+    Deferred(std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>>),
     /// acks=0 produce: nothing is sent back.
     NoResponse,
     /// Close the connection, logging this reason.
@@ -61,11 +63,13 @@ pub async fn dispatch(state: &Arc<BrokerState>, req: Request, peer: std::net::So
         RequestKind::Produce(_) => {
             let RequestKind::Produce(body) = req.body else { unreachable!() };
             let correlation_id = req.correlation_id;
-            match produce::handle(state, v, body).await {
-                produce::ProduceOutcome::Respond(resp) => match encode_response(correlation_id, v, &resp) {
-                    Ok(b) => Outcome::Respond(b),
-                    Err(e) => Outcome::Close(format!("cannot encode Produce v{v} response: {e}")),
-                },
+            let encode = move |resp: kafka_protocol::messages::ProduceResponse| match encode_response(correlation_id, v, &resp) {
+                Ok(b) => Outcome::Respond(b),
+                Err(e) => Outcome::Close(format!("cannot encode Produce v{v} response: {e}")),
+            };
+            match produce::handle(state, v, body) {
+                produce::ProduceOutcome::Respond(resp) => encode(resp),
+                produce::ProduceOutcome::AfterSync(wait) => Outcome::Deferred(Box::pin(async move { encode(wait.finish().await) })),
                 produce::ProduceOutcome::Silent => Outcome::NoResponse,
                 produce::ProduceOutcome::Close(why) => Outcome::Close(why),
             }

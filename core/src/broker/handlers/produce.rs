@@ -15,15 +15,37 @@ use crate::storage::AppendError;
 
 pub enum ProduceOutcome {
     Respond(ProduceResponse),
+    /// acks=all: appended, but the answer waits until the data is on disk. The connection keeps reading (and
+    /// appending) later requests meanwhile, so pipelined produces share one fsync.
+    AfterSync(DurableWait),
     /// acks=0 and everything went well.
     Silent,
     /// acks=0 and something failed: Kafka closes the connection so the producer notices.
     Close(String),
 }
 
+/// The fsyncs an acks=all answer waits for.
+pub struct DurableWait {
+    responses: Vec<TopicProduceResponse>,
+    to_sync: Vec<(Arc<Partition>, i64)>,
+}
+
+impl DurableWait {
+    pub async fn finish(mut self) -> ProduceResponse {
+        for (partition, upto) in &self.to_sync {
+            if let Err(e) = partition.make_durable(*upto).await {
+                tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "fsync failed");
+                mark_storage_error(&mut self.responses, &partition.topic, partition.index, &e);
+            }
+        }
+        ProduceResponse::default().with_responses(self.responses)
+    }
+}
+
 type PartitionResult = Result<(i64, i64, i64), (ErrorCode, String)>;
 
-pub async fn handle(state: &Arc<BrokerState>, _version: i16, req: ProduceRequest) -> ProduceOutcome {
+/// Validates and appends every partition's batches now, in request order; acks=all answers are deferred.
+pub fn handle(state: &Arc<BrokerState>, _version: i16, req: ProduceRequest) -> ProduceOutcome {
     let acks = req.acks;
     let mut responses = Vec::with_capacity(req.topic_data.len());
     let mut to_sync: Vec<(Arc<Partition>, i64)> = Vec::new();
@@ -61,13 +83,8 @@ pub async fn handle(state: &Arc<BrokerState>, _version: i16, req: ProduceRequest
         responses.push(TopicProduceResponse::default().with_name(topic.name).with_partition_responses(partition_responses));
     }
 
-    if acks == -1 {
-        for (partition, upto) in &to_sync {
-            if let Err(e) = partition.make_durable(*upto).await {
-                tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "fsync failed");
-                mark_storage_error(&mut responses, &partition.topic, partition.index, &e);
-            }
-        }
+    if acks == -1 && !to_sync.is_empty() {
+        return ProduceOutcome::AfterSync(DurableWait { responses, to_sync });
     }
     if acks == 0 {
         return match first_error {
