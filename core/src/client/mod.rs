@@ -4,5 +4,6 @@
 pub mod cluster;
 pub mod connection;
 pub mod error;
+pub mod producer;
 
 pub use error::ClientError;
