@@ -396,3 +396,27 @@ fn close_fails_what_cannot_be_sent() {
     assert!(matches!(f.wait_timeout(WAIT), Some(Err(ClientError::Closed))));
     assert!(matches!(p.send(ProducerRecord::new("absent").value("y")).wait(), Err(ClientError::Closed)));
 }
+
+#[test]
+fn out_of_order_sequence_bumps_the_epoch_and_resends() {
+    let broker = start_broker();
+    let addr = broker.bootstrap_servers();
+    create(&addr, "oos", 1);
+    let p = producer(&addr, &[("linger.ms", "0"), ("retry.backoff.ms", "20")]);
+    p.send(ProducerRecord::new("oos").value("first")).wait().unwrap();
+    let (h, _) = fetch_all(&addr, "oos", 0).remove(0);
+    assert_eq!((h.producer_epoch, h.base_sequence), (0, 0));
+    // Someone else writes sequences 1..=3 under our id and epoch: our next batch (sequence 1) is out of order.
+    let mut w = Wire::connect_addr(&addr);
+    let r = w.produce(9, -1, "oos", 0, batch_from(0, 3, Compression::None, Some((h.producer_id, 0, 1))));
+    assert_eq!(r.error_code, 0);
+    let md = p.send(ProducerRecord::new("oos").value("second")).wait().unwrap();
+    assert_eq!(md.offset, 4);
+    let batches = fetch_all(&addr, "oos", 0);
+    let (last, recs) = batches.last().unwrap();
+    assert_eq!((last.producer_id, last.producer_epoch, last.base_sequence), (h.producer_id, 1, 0), "new epoch, sequences from 0");
+    assert_eq!(recs[0].value.as_deref(), Some(&b"second"[..]));
+    assert_eq!(values(&batches).iter().filter(|v| *v == "second").count(), 1);
+    // And the stream goes on under the new epoch.
+    assert_eq!(p.send(ProducerRecord::new("oos").value("third")).wait().unwrap().offset, 5);
+}
