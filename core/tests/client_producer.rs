@@ -420,3 +420,18 @@ fn out_of_order_sequence_bumps_the_epoch_and_resends() {
     // And the stream goes on under the new epoch.
     assert_eq!(p.send(ProducerRecord::new("oos").value("third")).wait().unwrap().offset, 5);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn delivery_futures_can_be_awaited_on_another_runtime() {
+    let broker = start_broker();
+    let addr = broker.bootstrap_servers();
+    let p = producer(&addr, &[("linger.ms", "20")]);
+    let futs: Vec<_> = (0..20).map(|i| p.send(ProducerRecord::new("awaited").value(format!("{i}")))).collect();
+    let mut offsets = Vec::new();
+    for f in futs {
+        offsets.push(tokio::time::timeout(WAIT, f).await.expect("in time").unwrap().offset);
+    }
+    assert_eq!(offsets, (0..20).collect::<Vec<_>>());
+    // Dropping the producer inside an async context must not panic.
+    drop(p);
+}

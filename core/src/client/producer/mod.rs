@@ -4,7 +4,9 @@
 //!
 //! Threading (see DESIGN.md, "Threading model of callbacks"): interceptors' `on_send` and the partitioner run in
 //! `send` on the caller's thread; delivery callbacks and interceptors' `on_acknowledgement` are queued and run
-//! only by `poll`/`flush` on the thread that calls them. Futures complete on their own, without `poll`.
+//! only by `poll`/`flush` on the thread that calls them. Futures complete on their own, without `poll`. With
+//! interceptors, a report is queued for every record (not only those with a callback): an owner that installs
+//! interceptors must call `poll` (or `flush`) regularly, as with librdkafka.
 //!
 //! Ordering and idempotence (simplifications relative to Kafka, on purpose):
 //! - A partition has at most one batch in flight (it is "muted" meanwhile, like Kafka with
