@@ -6,5 +6,6 @@ pub mod cluster;
 pub mod connection;
 pub mod error;
 pub mod partitioner;
+pub mod producer;
 
 pub use error::ClientError;

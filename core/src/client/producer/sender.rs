@@ -1,0 +1,409 @@
+//! The sender task: metadata upkeep, producer id, draining ready batches into ProduceRequests per leader,
+//! retries, expiry and completion. It alone mutates sequence state; the accumulator is shared with `send`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{ApiKey, InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse, ProducerId, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use tokio::sync::mpsc;
+
+use super::accumulator::{Accumulator, Batch, Tp};
+use super::{RecordMetadata, Shared};
+use crate::client::ClientError;
+use crate::protocol::ErrorCode;
+
+/// A finished request: its batches and the broker's answer (None for acks=0).
+struct Done {
+    node: i32,
+    batches: Vec<Batch>,
+    result: Result<Option<ProduceResponse>, ClientError>,
+}
+
+struct Sender {
+    shared: Arc<Shared>,
+    in_flight: HashMap<i32, usize>,
+    idempotent: bool,
+    producer_id: i64,
+    epoch: i16,
+    next_seq: HashMap<Tp, i32>,
+    bump_required: bool,
+    last_pid_attempt: Option<Instant>,
+    last_metadata_attempt: Option<Instant>,
+}
+
+pub(crate) async fn run(shared: Arc<Shared>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Done>();
+    let mut s = Sender {
+        idempotent: shared.config.enable_idempotence,
+        shared,
+        in_flight: HashMap::new(),
+        producer_id: -1,
+        epoch: -1,
+        next_seq: HashMap::new(),
+        bump_required: false,
+        last_pid_attempt: None,
+        last_metadata_attempt: None,
+    };
+    loop {
+        s.maybe_refresh_metadata().await;
+        s.maybe_init_producer_id().await;
+        let now = Instant::now();
+        s.expire(now);
+        let next = s.drain(now, &tx);
+        if s.finished() {
+            break;
+        }
+        tokio::select! {
+            _ = s.shared.wake.notified() => {}
+            Some(done) = rx.recv() => s.complete(done),
+            _ = tokio::time::sleep(next) => {}
+        }
+        while let Ok(done) = rx.try_recv() {
+            s.complete(done);
+        }
+    }
+    tracing::debug!("producer sender stopped");
+}
+
+fn is_ambiguous(e: &ClientError) -> bool {
+    // The request may or may not have been written.
+    matches!(e, ClientError::Connection { .. } | ClientError::Timeout(_))
+}
+
+fn kafka_code(e: &ClientError) -> Option<ErrorCode> {
+    match e {
+        ClientError::Kafka { code, .. } => Some(*code),
+        _ => None,
+    }
+}
+
+impl Sender {
+    fn total_in_flight(&self) -> usize {
+        self.in_flight.values().sum()
+    }
+
+    fn finished(&self) -> bool {
+        let acc = self.shared.lock_acc();
+        acc.closing && acc.is_empty() && self.total_in_flight() == 0
+    }
+
+    async fn maybe_refresh_metadata(&mut self) {
+        let cfg = &self.shared.config;
+        let stale = self.shared.cluster.metadata_age().is_none_or(|a| a >= cfg.metadata_max_age);
+        let wanted = self.shared.need_metadata.load(Ordering::Acquire) || stale;
+        let topics: Vec<String> = self.shared.topics.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
+        if !wanted || topics.is_empty() {
+            return;
+        }
+        if self.last_metadata_attempt.is_some_and(|t| t.elapsed() < cfg.retry_backoff) {
+            return;
+        }
+        self.shared.need_metadata.store(false, Ordering::Release);
+        self.last_metadata_attempt = Some(Instant::now());
+        if let Err(e) = self.shared.cluster.refresh(Some(&topics), true).await {
+            tracing::debug!(error = %e, "producer metadata refresh failed");
+            self.shared.need_metadata.store(true, Ordering::Release);
+        }
+        *self.shared.metadata_version.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.shared.metadata_cv.notify_all();
+    }
+
+    /// InitProducerId lazily before the first batch, and for an epoch bump once nothing is in flight.
+    async fn maybe_init_producer_id(&mut self) {
+        if !self.idempotent {
+            return;
+        }
+        let bump = self.bump_required && self.producer_id >= 0;
+        if !(self.producer_id < 0 || bump) || (bump && self.total_in_flight() > 0) {
+            return;
+        }
+        if self.producer_id < 0 && self.shared.lock_acc().is_empty() {
+            return;
+        }
+        let cfg = &self.shared.config;
+        if self.last_pid_attempt.is_some_and(|t| t.elapsed() < cfg.retry_backoff) {
+            return;
+        }
+        self.last_pid_attempt = Some(Instant::now());
+        let (pid, epoch) = if bump { (self.producer_id, self.epoch) } else { (-1, -1) };
+        let req = InitProducerIdRequest::default()
+            .with_transactional_id(None)
+            .with_transaction_timeout_ms(i32::MAX)
+            .with_producer_id(ProducerId(pid))
+            .with_producer_epoch(epoch);
+        let timeout = cfg.request_timeout;
+        let cluster = self.shared.cluster.clone();
+        let call = async move {
+            let conn = cluster.any_broker().await?;
+            // v3+ carries the current id and epoch (KIP-360); older brokers only hand out fresh ids.
+            let version = conn.version(ApiKey::InitProducerId).ok_or_else(|| ClientError::UnsupportedApi { addr: conn.addr.clone(), api: "InitProducerId".into() })?;
+            let resp: InitProducerIdResponse = conn.send_versioned(ApiKey::InitProducerId, version, &req).await?;
+            match ClientError::kafka(resp.error_code, None) {
+                Some(e) => Err(e),
+                None => Ok((resp.producer_id.0, resp.producer_epoch)),
+            }
+        };
+        match tokio::time::timeout(timeout, call).await.unwrap_or(Err(ClientError::Timeout(timeout.as_millis() as u64))) {
+            Ok((new_pid, new_epoch)) => {
+                tracing::debug!(producer_id = new_pid, epoch = new_epoch, bump, "producer id assigned");
+                self.producer_id = new_pid;
+                self.epoch = new_epoch;
+                self.bump_required = false;
+                // A new epoch (or id) starts every partition at sequence 0: queued batches get fresh sequences.
+                self.next_seq.clear();
+                let mut acc = self.shared.lock_acc();
+                for q in acc.parts.values_mut() {
+                    for b in q.batches.iter_mut() {
+                        if b.seq.is_some() {
+                            b.seq = None;
+                            b.built = None;
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "InitProducerId failed; retrying"),
+        }
+    }
+
+    /// Fails queued batches older than `delivery.timeout.ms` (batches in flight wait for their response).
+    fn expire(&mut self, now: Instant) {
+        let limit = self.shared.config.delivery_timeout;
+        let mut acc = self.shared.lock_acc();
+        let mut expired = Vec::new();
+        for q in acc.parts.values_mut() {
+            if q.in_flight {
+                continue;
+            }
+            while q.batches.front().is_some_and(|b| now.duration_since(b.created) >= limit) {
+                expired.push(q.batches.pop_front().expect("front exists"));
+            }
+        }
+        for b in expired {
+            if self.idempotent && b.seq.is_some() {
+                // Sent before and never acknowledged: the broker may have it.
+                self.bump_required = true;
+            }
+            tracing::debug!(topic = %b.tp.0, partition = b.tp.1, records = b.records.len(), "batch expired after delivery.timeout.ms");
+            self.fail_batch(&mut acc, b, ClientError::Timeout(limit.as_millis() as u64));
+        }
+    }
+
+    fn fail_batch(&self, acc: &mut Accumulator, b: Batch, e: ClientError) {
+        self.shared.release_memory(acc, b.memory);
+        for p in b.records {
+            p.finish(Err(e.clone()));
+        }
+    }
+
+    fn succeed_batch(&self, acc: &mut Accumulator, b: Batch, base_offset: i64, log_append_time: i64) {
+        self.shared.release_memory(acc, b.memory);
+        let (topic, partition) = b.tp;
+        for (i, p) in b.records.into_iter().enumerate() {
+            let offset = if base_offset >= 0 { base_offset + i as i64 } else { -1 };
+            let timestamp = if log_append_time >= 0 { log_append_time } else { p.timestamp };
+            p.finish(Ok(RecordMetadata { topic: topic.clone(), partition, offset, timestamp }));
+        }
+    }
+
+    /// Sends every ready batch whose leader has room for another request. Returns how long to sleep at most.
+    fn drain(&mut self, now: Instant, tx: &mpsc::UnboundedSender<Done>) -> Duration {
+        let cfg = self.shared.config.clone();
+        let mut sleep = Duration::from_millis(100);
+        if self.idempotent && (self.producer_id < 0 || self.bump_required) {
+            return if self.bump_required { Duration::from_millis(10) } else { cfg.retry_backoff.max(Duration::from_millis(10)) };
+        }
+        let md = self.shared.cluster.metadata();
+        let mut acc = self.shared.lock_acc();
+        let all_ready = acc.flushing > 0 || acc.closing || acc.memory_waiters > 0;
+        let mut by_node: BTreeMap<i32, Vec<Tp>> = BTreeMap::new();
+        let mut missing_leader = false;
+        for (tp, q) in acc.parts.iter() {
+            let Some(b) = q.batches.front() else { continue };
+            if q.in_flight {
+                continue;
+            }
+            if let Some(at) = b.retry_at.filter(|at| *at > now) {
+                sleep = sleep.min(at - now);
+                continue;
+            }
+            let linger_end = b.created + cfg.linger;
+            let ready = all_ready || b.sealed || q.batches.len() > 1 || b.builder.estimated_size() >= cfg.batch_size || now >= linger_end;
+            if !ready {
+                sleep = sleep.min(linger_end - now);
+                continue;
+            }
+            match md.leader(&tp.0, tp.1) {
+                Some(node) => by_node.entry(node).or_default().push(tp.clone()),
+                None => missing_leader = true,
+            }
+        }
+        if missing_leader {
+            self.shared.need_metadata.store(true, Ordering::Release);
+            sleep = sleep.min(cfg.retry_backoff.max(Duration::from_millis(10)));
+        }
+        for (node, tps) in by_node {
+            let used = self.in_flight.get(&node).copied().unwrap_or(0);
+            if used >= cfg.max_in_flight {
+                continue;
+            }
+            let mut batches = Vec::new();
+            let mut size = 0usize;
+            for tp in tps {
+                let q = acc.parts.get_mut(&tp).expect("partition listed above");
+                let bsize = q.batches.front().map_or(0, |b| b.size());
+                if !batches.is_empty() && size + bsize > cfg.max_request_size {
+                    break;
+                }
+                let mut b = q.batches.pop_front().expect("front listed above");
+                if self.idempotent && b.seq.is_none() {
+                    let next = self.next_seq.entry(tp.clone()).or_insert(0);
+                    b.seq = Some((self.producer_id, self.epoch, *next));
+                    b.built = None;
+                    // Kafka's sequences wrap from i32::MAX to 0.
+                    *next = ((*next as i64 + b.records.len() as i64) % (i32::MAX as i64 + 1)) as i32;
+                }
+                if b.built.is_none() {
+                    let mut builder = b.builder.clone();
+                    if let Some((pid, epoch, seq)) = b.seq {
+                        builder = builder.producer(pid, epoch, seq);
+                    }
+                    match builder.build() {
+                        Ok(v) => b.built = Some(Bytes::from(v)),
+                        Err(e) => {
+                            if let Some((_, _, seq)) = b.seq {
+                                self.next_seq.insert(tp.clone(), seq);
+                            }
+                            let err = ClientError::Kafka { code: ErrorCode::InvalidRecord, message: Some(format!("cannot encode the batch: {e}")) };
+                            self.fail_batch(&mut acc, b, err);
+                            continue;
+                        }
+                    }
+                }
+                b.sealed = true;
+                b.attempts += 1;
+                b.retry_at = None;
+                size += b.size();
+                acc.parts.get_mut(&tp).expect("partition listed above").in_flight = true;
+                batches.push(b);
+            }
+            if batches.is_empty() {
+                continue;
+            }
+            *self.in_flight.entry(node).or_insert(0) += 1;
+            tokio::spawn(send_request(self.shared.clone(), node, batches, tx.clone()));
+        }
+        sleep
+    }
+
+    fn complete(&mut self, done: Done) {
+        if let Some(n) = self.in_flight.get_mut(&done.node) {
+            *n = n.saturating_sub(1);
+        }
+        let mut responses: HashMap<Tp, (i16, Option<String>, i64, i64)> = HashMap::new();
+        let result = match done.result {
+            Ok(Some(resp)) => {
+                for t in resp.responses {
+                    for p in t.partition_responses {
+                        responses.insert((t.name.to_string(), p.index), (p.error_code, p.error_message.map(|m| m.to_string()), p.base_offset, p.log_append_time_ms));
+                    }
+                }
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
+            Err(e) => Err(e),
+        };
+        for b in done.batches {
+            let outcome: Result<(i64, i64), ClientError> = match &result {
+                Err(e) => Err(e.clone()),
+                Ok(false) => Ok((-1, -1)),
+                Ok(true) => match responses.remove(&b.tp) {
+                    None => Err(ClientError::Protocol { addr: format!("broker {}", done.node), reason: format!("no response for {}-{}", b.tp.0, b.tp.1) }),
+                    Some((code, _, base, ts)) if code == 0 || code == ErrorCode::DuplicateSequenceNumber.code() => Ok((base, ts)),
+                    Some((code, msg, _, _)) => Err(ClientError::kafka(code, msg).expect("non-zero code")),
+                },
+            };
+            self.handle_outcome(b, outcome);
+        }
+        self.shared.wake.notify_one();
+    }
+
+    fn handle_outcome(&mut self, mut b: Batch, outcome: Result<(i64, i64), ClientError>) {
+        let cfg = &self.shared.config;
+        let mut acc = self.shared.lock_acc();
+        if let Some(q) = acc.parts.get_mut(&b.tp) {
+            q.in_flight = false;
+        }
+        let e = match outcome {
+            Ok((base, ts)) => return self.succeed_batch(&mut acc, b, base, ts),
+            Err(e) => e,
+        };
+        let code = kafka_code(&e);
+        let sequence_error = self.idempotent && matches!(code, Some(ErrorCode::OutOfOrderSequenceNumber) | Some(ErrorCode::UnknownProducerId));
+        if sequence_error {
+            tracing::info!(topic = %b.tp.0, partition = b.tp.1, error = %e, "sequence error: bumping the producer epoch");
+            self.bump_required = true;
+        }
+        if matches!(e, ClientError::Connection { .. })
+            || matches!(code, Some(ErrorCode::NotLeaderOrFollower) | Some(ErrorCode::UnknownTopicOrPartition) | Some(ErrorCode::LeaderNotAvailable))
+        {
+            self.shared.need_metadata.store(true, Ordering::Release);
+        }
+        let expired = b.created.elapsed() >= cfg.delivery_timeout;
+        let retriable = e.is_retriable() || sequence_error;
+        if retriable && !expired && (b.attempts as i64) <= cfg.retries as i64 {
+            tracing::debug!(topic = %b.tp.0, partition = b.tp.1, attempt = b.attempts, error = %e, "retrying batch");
+            b.retry_at = Some(Instant::now() + cfg.retry_backoff);
+            acc.parts.entry(b.tp.clone()).or_default().batches.push_front(b);
+            return;
+        }
+        if self.idempotent {
+            if let Some((_, _, seq)) = b.seq {
+                if retriable || is_ambiguous(&e) {
+                    // Unknown whether the broker has it: only a new epoch makes later sequences safe.
+                    self.bump_required = true;
+                } else {
+                    // Refused outright and the only sequenced batch of its partition: give the sequence back.
+                    self.next_seq.insert(b.tp.clone(), seq);
+                }
+            }
+        }
+        let err = if expired { ClientError::Timeout(cfg.delivery_timeout.as_millis() as u64) } else { e };
+        self.fail_batch(&mut acc, b, err);
+    }
+}
+
+async fn send_request(shared: Arc<Shared>, node: i32, batches: Vec<Batch>, tx: mpsc::UnboundedSender<Done>) {
+    let cfg = &shared.config;
+    let acks = cfg.acks;
+    let mut topics: BTreeMap<&str, Vec<PartitionProduceData>> = BTreeMap::new();
+    for b in &batches {
+        topics.entry(&b.tp.0).or_default().push(PartitionProduceData::default().with_index(b.tp.1).with_records(b.built.clone()));
+    }
+    let req = ProduceRequest::default()
+        .with_acks(acks)
+        .with_timeout_ms(cfg.request_timeout.as_millis().min(i32::MAX as u128) as i32)
+        .with_topic_data(
+            topics
+                .into_iter()
+                .map(|(t, parts)| TopicProduceData::default().with_name(TopicName(StrBytes::from_string(t.to_string()))).with_partition_data(parts))
+                .collect(),
+        );
+    let call = async {
+        let conn = shared.cluster.broker(node).await?;
+        if acks == 0 {
+            let version = conn.version(ApiKey::Produce).ok_or_else(|| ClientError::UnsupportedApi { addr: conn.addr.clone(), api: "Produce".into() })?;
+            conn.send_no_response(ApiKey::Produce, version, &req).await?;
+            return Ok(None);
+        }
+        let (resp, _): (ProduceResponse, i16) = conn.send(ApiKey::Produce, &req).await?;
+        Ok(Some(resp))
+    };
+    let timeout = cfg.request_timeout;
+    let result = tokio::time::timeout(timeout, call).await.unwrap_or(Err(ClientError::Timeout(timeout.as_millis() as u64)));
+    let _ = tx.send(Done { node, batches, result });
+}
