@@ -143,10 +143,17 @@ fn explicit_partition_and_keyed_records() {
         for k in 0..8 {
             let md = p.send(ProducerRecord::new("parts").key(format!("key-{k}")).value(format!("{round}"))).wait().unwrap();
             assert_eq!(*key_partition.entry(k).or_insert(md.partition), md.partition, "key-{k} moved");
+            // The Java client's murmur2 placement, so mixed producers agree on where a key lives.
+            assert_eq!(md.partition, streamlet::client::partitioner::partition_for_key(format!("key-{k}").as_bytes(), 4));
         }
     }
+    // Keyless records stick to one partition until about batch.size bytes went there (KIP-794).
     let keyless: std::collections::HashSet<i32> = (0..8).map(|i| p.send(ProducerRecord::new("parts").value(format!("{i}"))).wait().unwrap().partition).collect();
-    assert_eq!(keyless.len(), 4, "round-robin covers every partition");
+    assert_eq!(keyless.len(), 1, "sticky: small keyless records share a partition");
+    let rr = producer(&addr, &[("linger.ms", "0"), ("partitioner.class", "org.apache.kafka.clients.producer.RoundRobinPartitioner")]);
+    let spread: std::collections::HashSet<i32> = (0..8).map(|i| rr.send(ProducerRecord::new("parts").value(format!("{i}"))).wait().unwrap().partition).collect();
+    assert_eq!(spread.len(), 4, "round-robin covers every partition");
+    rr.close(WAIT).unwrap();
     // Out of range explicit partition fails at once.
     let e = p.send(ProducerRecord::new("parts").partition(9).value("x")).wait().unwrap_err();
     assert!(matches!(e, ClientError::Kafka { code: ErrorCode::UnknownTopicOrPartition, .. }), "{e:?}");

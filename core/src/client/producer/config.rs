@@ -23,10 +23,13 @@ const KNOWN_KEYS: &[&str] = &[
     "retry.backoff.ms",
     "enable.idempotence",
     "metadata.max.age.ms",
+    "partitioner.class",
 ];
 
 #[derive(Debug, Clone)]
 pub struct ProducerConfig {
+    /// `partitioner.class` named Kafka's RoundRobinPartitioner (else the default: murmur2 / sticky).
+    pub round_robin_partitioner: bool,
     pub bootstrap_servers: Vec<String>,
     pub client_id: String,
     /// 0, 1 or -1 (`all`).
@@ -88,7 +91,20 @@ impl ProducerConfig {
         let request_timeout_ms = r.i32_min("request.timeout.ms", 30_000, 0)? as i64;
         let max_in_flight = r.i32_min("max.in.flight.requests.per.connection", 5, 1)?;
         let retries = r.i32_min("retries", i32::MAX, 0)?;
+        let round_robin_partitioner = match r.raw("partitioner.class").map(str::trim) {
+            None | Some("") => false,
+            Some(c) if c.ends_with("RoundRobinPartitioner") || c.eq_ignore_ascii_case("round_robin") || c.eq_ignore_ascii_case("roundrobin") => true,
+            Some(c) if c.ends_with("DefaultPartitioner") || c.eq_ignore_ascii_case("default") => false,
+            Some(c) => {
+                return Err(ConfigError::new(
+                    "partitioner.class",
+                    c,
+                    "expected RoundRobinPartitioner or DefaultPartitioner; a custom partitioner is passed to the builder",
+                ))
+            }
+        };
         let mut cfg = ProducerConfig {
+            round_robin_partitioner,
             client_id: r.string("client.id", "streamlet-producer"),
             bootstrap_servers,
             acks,

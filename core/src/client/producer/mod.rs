@@ -41,7 +41,7 @@ use bytes::Bytes;
 pub use config::ProducerConfig;
 pub use delivery::{Callback, DeliveryFuture, DeliveryResult};
 pub use interceptor::ProducerInterceptor;
-pub use partition::{placeholder_key_hash, DefaultChooser, PartitionChooser};
+pub use partition::{DefaultChooser, PartitionChooser, RoundRobinChooser};
 
 use accumulator::{Accumulator, Appended};
 use delivery::{Host, Pending};
@@ -149,6 +149,7 @@ impl ProducerBuilder {
 
     pub fn build(self) -> Result<Producer, ClientError> {
         let config = self.config;
+        let (round_robin, batch_size) = (config.round_robin_partitioner, config.batch_size);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("streamlet-producer")
@@ -179,7 +180,13 @@ impl ProducerBuilder {
             runtime: Mutex::new(Some(runtime)),
             sender: Mutex::new(Some(sender)),
             interceptors: self.interceptors,
-            chooser: self.chooser.unwrap_or_else(|| Box::new(DefaultChooser::default())),
+            chooser: self.chooser.unwrap_or_else(|| -> Box<dyn PartitionChooser> {
+                if round_robin {
+                    Box::new(RoundRobinChooser::default())
+                } else {
+                    Box::new(DefaultChooser::new(batch_size))
+                }
+            }),
             next_id: AtomicU64::new(0),
             closed: AtomicBool::new(false),
         })

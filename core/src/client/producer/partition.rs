@@ -1,11 +1,9 @@
-//! How the producer picks a partition for a record without an explicit one.
-//!
-//! `PartitionChooser` is the hook that `client::partitioner` (murmur2 / sticky / round-robin, written on another
-//! branch) will implement. Until that lands, `DefaultChooser` hashes keys with a PLACEHOLDER hash (see
-//! `placeholder_key_hash`) and spreads keyless records round-robin over partitions with a leader.
+//! How the producer picks a partition for a record without an explicit one: Kafka's built-in partitioning
+//! (`client::partitioner`): keyed records by murmur2 exactly as the Java client, keyless records sticky
+//! (KIP-480/794), or round-robin when `partitioner.class` asks for it. A user partitioner implements
+//! [`PartitionChooser`].
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use crate::client::partitioner::{partition_for_key, Partitioner, RoundRobinPartitioner, StickyPartitioner};
 
 /// Picks a partition in `0..partition_count`. `available` lists the partitions that have a leader (it may be
 /// empty when none does). Runs on the caller's thread inside `Producer::send`.
@@ -13,31 +11,50 @@ pub trait PartitionChooser: Send + Sync {
     fn partition(&self, topic: &str, key: Option<&[u8]>, value: Option<&[u8]>, partition_count: i32, available: &[i32]) -> i32;
 }
 
-#[derive(Default)]
+/// The Java client's default: murmur2 for keys, sticky for keyless records (switching after `batch.size` bytes).
 pub struct DefaultChooser {
-    next: Mutex<HashMap<String, u32>>,
+    sticky: StickyPartitioner,
 }
 
-/// PLACEHOLDER, to be replaced by `client::partitioner`'s murmur2 (Kafka's `Utils.murmur2(key) & 0x7fffffff`).
-/// FNV-1a: stable, so the same key always lands on the same partition, but NOT Kafka-compatible.
-pub fn placeholder_key_hash(key: &[u8]) -> u32 {
-    key.iter().fold(0x811c_9dc5u32, |h, b| (h ^ *b as u32).wrapping_mul(0x0100_0193)) & 0x7fff_ffff
+impl DefaultChooser {
+    pub fn new(batch_size: usize) -> Self {
+        DefaultChooser { sticky: StickyPartitioner::new(batch_size) }
+    }
+}
+
+impl Default for DefaultChooser {
+    fn default() -> Self {
+        DefaultChooser::new(16384)
+    }
+}
+
+/// A record's approximate size in a batch, for the sticky partitioner's byte count (as Kafka counts appends).
+fn approx_size(key: Option<&[u8]>, value: Option<&[u8]>) -> usize {
+    key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len) + 16
 }
 
 impl PartitionChooser for DefaultChooser {
-    fn partition(&self, topic: &str, key: Option<&[u8]>, _value: Option<&[u8]>, partition_count: i32, available: &[i32]) -> i32 {
+    fn partition(&self, topic: &str, key: Option<&[u8]>, value: Option<&[u8]>, partition_count: i32, _available: &[i32]) -> i32 {
+        let n = partition_count.max(1);
         if let Some(k) = key {
-            return (placeholder_key_hash(k) % partition_count.max(1) as u32) as i32;
+            return partition_for_key(k, n);
         }
-        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
-        let n = next.entry(topic.to_string()).or_insert(0);
-        let i = *n;
-        *n = n.wrapping_add(1);
-        if available.is_empty() {
-            (i % partition_count.max(1) as u32) as i32
-        } else {
-            available[i as usize % available.len()]
-        }
+        let p = self.sticky.partition(topic, n);
+        self.sticky.on_append(topic, p, approx_size(key, value), n, true);
+        p
+    }
+}
+
+/// `partitioner.class=org.apache.kafka.clients.producer.RoundRobinPartitioner`: every record (keyed or not) goes
+/// to the next partition, starting at a random one.
+#[derive(Default)]
+pub struct RoundRobinChooser {
+    inner: RoundRobinPartitioner,
+}
+
+impl PartitionChooser for RoundRobinChooser {
+    fn partition(&self, topic: &str, key: Option<&[u8]>, value: Option<&[u8]>, partition_count: i32, _available: &[i32]) -> i32 {
+        self.inner.partition(topic, key, value, partition_count.max(1)).unwrap_or(0)
     }
 }
 
@@ -46,13 +63,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keyed_is_stable_and_keyless_rotates() {
+    fn keyed_records_match_the_java_client() {
         let c = DefaultChooser::default();
-        let a = c.partition("t", Some(b"k1"), None, 4, &[0, 1, 2, 3]);
+        // Java: Utils.toPositive(Utils.murmur2("k1".getBytes())) % 4, via client::partitioner's vectors.
+        let expected = partition_for_key(b"k1", 4);
         for _ in 0..10 {
-            assert_eq!(c.partition("t", Some(b"k1"), None, 4, &[0, 1, 2, 3]), a);
+            assert_eq!(c.partition("t", Some(b"k1"), None, 4, &[0, 1, 2, 3]), expected);
         }
-        let picks: Vec<i32> = (0..4).map(|_| c.partition("t", None, None, 4, &[1, 3])).collect();
-        assert_eq!(picks, vec![1, 3, 1, 3]);
+    }
+
+    #[test]
+    fn keyless_records_stick_then_move_on() {
+        let c = DefaultChooser::new(1000);
+        let first = c.partition("t", None, Some(&[0u8; 100]), 4, &[]);
+        // Stays for about batch.size bytes (100 + 16 per record), then switches.
+        let run: Vec<i32> = (0..7).map(|_| c.partition("t", None, Some(&[0u8; 100]), 4, &[])).collect();
+        assert!(run.iter().all(|p| *p == first), "{run:?}");
+        let later: Vec<i32> = (0..20).map(|_| c.partition("t", None, Some(&[0u8; 100]), 4, &[])).collect();
+        assert!(later.iter().any(|p| *p != first), "{later:?}");
+    }
+
+    #[test]
+    fn round_robin_rotates() {
+        let c = RoundRobinChooser::default();
+        let picks: Vec<i32> = (0..8).map(|_| c.partition("t", Some(b"same"), None, 4, &[])).collect();
+        for w in picks.windows(2) {
+            assert_eq!(w[1], (w[0] + 1) % 4);
+        }
     }
 }
