@@ -57,6 +57,17 @@ impl MmapIndex {
         self.entries >= self.capacity()
     }
 
+    /// True when every entry from `i` on is zero bytes (an unclean shutdown's untouched preallocation). Compared
+    /// in page-sized chunks (memcmp) rather than byte by byte: a preallocated index is megabytes of zeros, and
+    /// every partition's indexes are checked at start-up after a crash.
+    pub fn zero_from(&self, i: usize) -> bool {
+        const ZEROS: [u8; 4096] = [0; 4096];
+        let Some(m) = self.mmap.as_ref() else { return true };
+        let end = (self.entries * self.entry_size).min(m.len());
+        let start = (i * self.entry_size).min(end);
+        m[start..end].chunks(ZEROS.len()).all(|c| c == &ZEROS[..c.len()])
+    }
+
     pub fn entry(&self, i: usize) -> &[u8] {
         let m = self.mmap.as_ref().expect("entry of an empty index");
         &m[i * self.entry_size..(i + 1) * self.entry_size]
@@ -74,11 +85,36 @@ impl MmapIndex {
         true
     }
 
+    /// Forgets entries from `n` on and leaves zeros behind them (so a crash cannot resurrect them). Writing zeros
+    /// through the mapping would dirty every page of a preallocated index; instead an already-zero tail is left
+    /// alone and any other is cut through the file (truncate and re-extend), which frees blocks instead of
+    /// writing them.
     pub fn truncate_entries(&mut self, n: usize) {
-        if n < self.entries {
-            let (from, to) = (n * self.entry_size, self.entries * self.entry_size);
-            self.mmap.as_mut().unwrap()[from..to].fill(0);
-            self.entries = n;
+        if n >= self.entries {
+            return;
+        }
+        let from = n * self.entry_size;
+        let already_zero = self.zero_from(n);
+        self.entries = n;
+        if already_zero {
+            return;
+        }
+        let len = self.mmap.as_ref().map_or(0, |m| m.len());
+        let cut = self.flush().and_then(|_| {
+            self.mmap = None;
+            self.file.set_len(from as u64)?;
+            self.file.set_len(len as u64)?;
+            self.remap(len)
+        });
+        if let Err(e) = cut {
+            tracing::warn!(path = %self.path.display(), error = %e, "cannot cut an index through the file; zeroing it in place");
+            if self.mmap.is_none() {
+                let _ = self.remap(len);
+            }
+            if let Some(m) = self.mmap.as_mut() {
+                let end = m.len();
+                m[from.min(end)..end].fill(0);
+            }
         }
     }
 

@@ -59,7 +59,7 @@ impl OffsetIndex {
             let (off, pos) = self.get(i);
             let ok = pos > 0 && pos < log_size && !matches!(prev, Some((po, pp)) if off <= po || pos <= pp);
             if !ok {
-                let zero_tail = (i..self.idx.entries()).all(|j| self.idx.entry(j).iter().all(|b| *b == 0));
+                let zero_tail = self.idx.zero_from(i);
                 self.idx.truncate_entries(i);
                 return zero_tail;
             }

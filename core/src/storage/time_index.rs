@@ -67,7 +67,7 @@ impl TimeIndex {
             let (ts, off) = self.get(i);
             let ok = off < next_offset && !matches!(prev, Some((pt, po)) if ts <= pt || off < po);
             if !ok {
-                let zero_tail = (i..self.idx.entries()).all(|j| self.idx.entry(j).iter().all(|b| *b == 0));
+                let zero_tail = self.idx.zero_from(i);
                 self.idx.truncate_entries(i);
                 return zero_tail;
             }
