@@ -425,3 +425,66 @@ fn config_errors_name_the_key() {
     let c = Consumer::from_props(&[("bootstrap.servers", "127.0.0.1:9")]).unwrap();
     assert!(matches!(c.subscribe(&["t"], None), Err(ConsumerError::IllegalState(_))), "subscribe needs group.id");
 }
+
+#[test]
+fn max_poll_interval_expiry_leaves_and_the_next_poll_rejoins() {
+    let broker = broker();
+    setup(&broker, "slow", 2, 0);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let c = consumer(&broker, &[("group.id", "g-slow"), ("max.poll.interval.ms", "800")]);
+    c.subscribe(&["slow"], Some(Box::new(Recorder { log: log.clone(), seek_to: None }))).unwrap();
+    poll_until(&[&c], "assigned", |cs| cs[0].assignment().len() == 2);
+    // Not polling for longer than max.poll.interval.ms is the condition under test.
+    std::thread::sleep(Duration::from_millis(2000));
+    poll_until(&[&c], "lost and reassigned", |_| {
+        let evs: Vec<Ev> = log.lock().unwrap().iter().map(|(_, e)| e.clone()).collect();
+        evs.len() >= 3
+    });
+    let evs: Vec<Ev> = log.lock().unwrap().iter().map(|(_, e)| e.clone()).collect();
+    let all = vec![tp("slow", 0), tp("slow", 1)];
+    assert_eq!(evs[..3], [Ev::Assigned(all.clone()), Ev::Lost(all.clone()), Ev::Assigned(all)], "{evs:?}");
+}
+
+#[test]
+fn a_fenced_static_member_gets_a_fatal_error() {
+    let broker = broker();
+    setup(&broker, "static", 2, 0);
+    let props = [("group.id", "g-static"), ("group.instance.id", "instance-1")];
+    let a = consumer(&broker, &props);
+    a.subscribe(&["static"], None).unwrap();
+    poll_until(&[&a], "a assigned", |cs| cs[0].assignment().len() == 2);
+    let b = consumer(&broker, &props);
+    b.subscribe(&["static"], None).unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        assert!(Instant::now() < deadline, "a was never fenced");
+        let _ = b.poll(Duration::from_millis(20));
+        match a.poll(Duration::from_millis(20)) {
+            Err(ConsumerError::Fatal(m)) => {
+                assert!(m.contains("FencedInstanceId") || m.to_lowercase().contains("fenced"), "{m}");
+                break;
+            }
+            Err(e) => panic!("unexpected {e}"),
+            Ok(_) => {}
+        }
+    }
+    poll_until(&[&b], "b assigned", |cs| cs[0].assignment().len() == 2);
+}
+
+#[test]
+fn unsubscribe_revokes_and_allows_assign() {
+    let broker = broker();
+    setup(&broker, "unsub", 2, 3);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let c = consumer(&broker, &[("group.id", "g-unsub")]);
+    c.subscribe(&["unsub"], Some(Box::new(Recorder { log: log.clone(), seek_to: None }))).unwrap();
+    assert_eq!(c.subscription(), vec!["unsub".to_string()]);
+    poll_n(&c, 6);
+    assert!(c.assign(&[tp("unsub", 0)]).is_err(), "assign while subscribed is refused");
+    c.unsubscribe().unwrap();
+    assert!(c.assignment().is_empty());
+    assert!(matches!(log.lock().unwrap().last(), Some((_, Ev::Revoked(p))) if p.len() == 2));
+    c.assign(&[tp("unsub", 1)]).unwrap();
+    // The auto-commit before revocation stored position 3.
+    assert_eq!(c.position(&tp("unsub", 1)).unwrap(), 3);
+}

@@ -376,3 +376,34 @@ pub(crate) async fn list_offsets(shared: &Shared, targets: &[(TopicPartition, i6
         todo = retry;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{BatchBuilder, Compression};
+
+    fn batch(base: i64, n: usize, codec: Compression) -> Vec<u8> {
+        let mut b = BatchBuilder::new(codec).base_offset(base);
+        for i in 0..n {
+            b.append(1000 + i as i64, Some(b"k"), Some(format!("v{}", base + i as i64).as_bytes()), &[]);
+        }
+        b.build().unwrap()
+    }
+
+    #[test]
+    fn decode_skips_records_below_the_position_and_reports_the_next_offset() {
+        let mut bytes = batch(0, 5, Compression::Lz4);
+        bytes.extend(batch(5, 5, Compression::None));
+        // A partial trailing batch (a fetch response cut at max bytes) is ignored.
+        let third = batch(10, 5, Compression::None);
+        bytes.extend(&third[..third.len() - 3]);
+        let tp = ("t".to_string(), 0);
+        let (recs, next) = decode(&tp, Bytes::from(bytes), 3, &[]).unwrap();
+        assert_eq!(recs.iter().map(|r| r.offset).collect::<Vec<_>>(), (3..10).collect::<Vec<_>>());
+        assert_eq!(recs[0].value.as_deref(), Some(&b"v3"[..]));
+        assert_eq!(next, 10);
+        let (recs, next) = decode(&tp, Bytes::from(batch(0, 5, Compression::None)), 7, &[]).unwrap();
+        assert!(recs.is_empty());
+        assert_eq!(next, 7, "never behind the position");
+    }
+}

@@ -128,6 +128,7 @@ pub(crate) struct State {
     pub fatal: Option<ConsumerError>,
     pub poll_errors: VecDeque<ConsumerError>,
     pub epoch_counter: u64,
+    pub drain_start: usize,
 }
 
 pub(crate) struct Shared {
@@ -199,6 +200,7 @@ impl Consumer {
                 fatal: None,
                 poll_errors: VecDeque::new(),
                 epoch_counter: 0,
+                drain_start: 0,
             }),
             poll_wake: Notify::new(),
             group_wake: Notify::new(),
@@ -362,13 +364,21 @@ impl Consumer {
         }
     }
 
-    /// Up to `max.poll.records` buffered records of unpaused partitions, advancing their positions.
+    /// Up to `max.poll.records` buffered records of unpaused partitions, advancing their positions. The
+    /// partition order rotates from poll to poll so that `max.poll.records` starves none of them.
     fn drain(&self) -> Vec<ConsumerRecord> {
         let max = self.shared.cfg.max_poll_records;
         let mut out = Vec::new();
         let mut st = self.shared.lock();
+        let n = st.parts.len();
+        if n == 0 {
+            return out;
+        }
+        let start = st.drain_start % n;
+        st.drain_start = st.drain_start.wrapping_add(1);
         let mut emptied = false;
-        for ps in st.parts.values_mut() {
+        let (front, back): (Vec<_>, Vec<_>) = st.parts.iter_mut().enumerate().partition(|(i, _)| *i >= start);
+        for (_, (_, ps)) in front.into_iter().chain(back) {
             if out.len() >= max {
                 break;
             }
@@ -388,7 +398,6 @@ impl Consumer {
             ps.pos = Pos::At(next);
             emptied |= ps.buf.is_empty();
         }
-        // Rotate so that partitions later in the order are served first next time when max.poll.records cuts in.
         drop(st);
         if emptied {
             self.shared.fetch_wake.notify_one();
