@@ -488,3 +488,23 @@ fn unsubscribe_revokes_and_allows_assign() {
     // The auto-commit before revocation stored position 3.
     assert_eq!(c.position(&tp("unsub", 1)).unwrap(), 3);
 }
+
+#[test]
+fn added_partitions_trigger_a_rebalance() {
+    use kafka_protocol::messages::{create_partitions_request, ApiKey, CreatePartitionsRequest, CreatePartitionsResponse};
+    let broker = broker();
+    setup(&broker, "grow", 2, 0);
+    let c = consumer(&broker, &[("group.id", "g-grow"), ("metadata.max.age.ms", "200")]);
+    c.subscribe(&["grow"], None).unwrap();
+    poll_until(&[&c], "two partitions", |cs| cs[0].assignment().len() == 2);
+    let mut w = Wire::connect(&broker);
+    let req = CreatePartitionsRequest::default()
+        .with_topics(vec![create_partitions_request::CreatePartitionsTopic::default().with_name(topic("grow")).with_count(4)])
+        .with_timeout_ms(5000);
+    let resp: CreatePartitionsResponse = w.send(ApiKey::CreatePartitions, 3, &req);
+    assert_eq!(resp.results[0].error_code, 0);
+    poll_until(&[&c], "four partitions", |cs| cs[0].assignment().len() == 4);
+    produce(&broker, "grow", 3, 0, 2, Compression::None);
+    let recs = poll_n(&c, 2);
+    assert!(recs.iter().all(|r| r.partition == 3));
+}

@@ -42,6 +42,8 @@ pub struct ConsumerConfig {
     pub isolation_level: IsolationLevel,
     pub request_timeout: Duration,
     pub retry_backoff: Duration,
+    /// How often subscribed topics' partition counts are looked up again; a change triggers a rebalance.
+    pub metadata_max_age: Duration,
 }
 
 const KNOWN_KEYS: &[&str] = &[
@@ -64,6 +66,7 @@ const KNOWN_KEYS: &[&str] = &[
     "isolation.level",
     "request.timeout.ms",
     "retry.backoff.ms",
+    "metadata.max.age.ms",
     // Java-only settings that have no meaning here but appear in ordinary property files.
     "key.deserializer",
     "value.deserializer",
@@ -151,6 +154,7 @@ impl ConsumerConfig {
         };
         let request_timeout = ms(&r, "request.timeout.ms", 30_000, 0)?;
         let retry_backoff = ms(&r, "retry.backoff.ms", 100, 0)?;
+        let metadata_max_age = ms(&r, "metadata.max.age.ms", 300_000, 0)?;
         let client_id = r.string("client.id", "");
         let client_id = if client_id.is_empty() { format!("consumer-{}", group_id.as_deref().unwrap_or("")) } else { client_id };
         Ok(ConsumerConfig {
@@ -173,6 +177,7 @@ impl ConsumerConfig {
             isolation_level,
             request_timeout,
             retry_backoff,
+            metadata_max_age,
         })
     }
 

@@ -443,12 +443,22 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     }
 }
 
-/// Stable membership: heartbeats until something asks for a rejoin.
+/// Partition counts of the subscribed topics, from fresh metadata.
+async fn partition_counts(shared: &Shared) -> Option<BTreeMap<String, i32>> {
+    let topics: Vec<String> = subscribed_topics(shared)?.into_iter().collect();
+    let md = shared.cluster.refresh(Some(&topics), false).await.ok()?;
+    Some(topics.iter().filter_map(|t| md.partition_count(t).map(|n| (t.clone(), n))).collect())
+}
+
+/// Stable membership: heartbeats until something asks for a rejoin. Every `metadata.max.age.ms` the subscribed
+/// topics' partition counts are looked up; a change (partitions added, a topic created or deleted) rejoins.
 async fn stable(shared: &Shared) -> Outcome {
     let mut next_hb = tokio::time::Instant::now() + shared.cfg.heartbeat_interval;
+    let counts = partition_counts(shared).await;
+    let mut next_md = tokio::time::Instant::now() + shared.cfg.metadata_max_age;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep_until(next_hb) => {}
+            _ = tokio::time::sleep_until(next_hb.min(next_md)) => {}
             _ = shared.group_wake.notified() => {}
         }
         if shared.is_closed() {
@@ -468,6 +478,14 @@ async fn stable(shared: &Shared) -> Outcome {
             next_hb = tokio::time::Instant::now() + shared.cfg.heartbeat_interval;
             if let Some(o) = heartbeat(shared).await {
                 return o;
+            }
+        }
+        if tokio::time::Instant::now() >= next_md {
+            next_md = tokio::time::Instant::now() + shared.cfg.metadata_max_age;
+            let now = partition_counts(shared).await;
+            if now.is_some() && counts.is_some() && now != counts {
+                tracing::info!("subscribed topics changed ({counts:?} -> {now:?}): rejoining");
+                return Outcome::Rejoin;
             }
         }
     }

@@ -115,11 +115,14 @@ pub(crate) enum Event {
     Lost,
 }
 
+/// A finished asynchronous commit: callback id, offsets, outcome.
+pub(crate) type CommitResult = (u64, BTreeMap<TopicPartition, i64>, Result<(), ConsumerError>);
+
 pub(crate) struct State {
     pub sub: SubMode,
     pub parts: BTreeMap<TopicPartition, PartState>,
     pub events: VecDeque<Event>,
-    pub commit_results: VecDeque<(u64, BTreeMap<TopicPartition, i64>, Result<(), ConsumerError>)>,
+    pub commit_results: VecDeque<CommitResult>,
     pub member_id: String,
     pub generation: i32,
     pub coordinator: Option<Arc<Connection>>,
@@ -514,7 +517,10 @@ impl Consumer {
         let st = self.shared.lock();
         st.parts
             .iter()
-            .filter(|(tp, _)| parts.map_or(true, |p| p.contains(tp)))
+            .filter(|(tp, _)| match parts {
+                None => true,
+                Some(p) => p.contains(tp),
+            })
             .filter_map(|(tp, ps)| match ps.pos {
                 Pos::At(o) => Some((tp.clone(), o)),
                 _ => None,
