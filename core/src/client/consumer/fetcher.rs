@@ -406,4 +406,42 @@ mod tests {
         assert!(recs.is_empty());
         assert_eq!(next, 7, "never behind the position");
     }
+
+    fn txn_batch(base: i64, n: usize, pid: i64) -> Vec<u8> {
+        let mut b = BatchBuilder::new(Compression::None).base_offset(base).producer(pid, 0, 0).transactional(true);
+        for i in 0..n {
+            b.append(1000, None, Some(format!("v{}", base + i as i64).as_bytes()), &[]);
+        }
+        b.build().unwrap()
+    }
+
+    /// A control batch (marker type 0 = ABORT, 1 = COMMIT) of `pid`, made by flipping the control bit of a
+    /// transactional batch holding one control record (decoding does not check the CRC).
+    fn marker(base: i64, pid: i64, kind: i16) -> Vec<u8> {
+        let mut b = BatchBuilder::new(Compression::None).base_offset(base).producer(pid, 0, 0).transactional(true);
+        let mut key = 0i16.to_be_bytes().to_vec();
+        key.extend(kind.to_be_bytes());
+        b.append(1000, Some(&key), Some(&[0, 0, 0, 0, 0, 0]), &[]);
+        let mut v = b.build().unwrap();
+        let at = 21; // attributes, after base offset, length, leader epoch, magic and CRC
+        let attrs = i16::from_be_bytes([v[at], v[at + 1]]) | crate::record::ATTR_CONTROL;
+        v[at..at + 2].copy_from_slice(&attrs.to_be_bytes());
+        v
+    }
+
+    #[test]
+    fn read_committed_skips_aborted_transactions_and_markers() {
+        let mut bytes = txn_batch(0, 3, 7); // aborted below
+        bytes.extend(batch(3, 2, Compression::None)); // not transactional
+        bytes.extend(marker(5, 7, 0)); // ABORT for producer 7
+        bytes.extend(txn_batch(6, 2, 7)); // a later transaction of 7, committed
+        bytes.extend(marker(8, 7, 1)); // COMMIT
+        let tp = ("t".to_string(), 0);
+        let (recs, next) = decode(&tp, Bytes::from(bytes.clone()), 0, &[(0, 7)]).unwrap();
+        assert_eq!(recs.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![3, 4, 6, 7]);
+        assert_eq!(next, 9);
+        // read_uncommitted (no aborted list): everything but the markers.
+        let (recs, _) = decode(&tp, Bytes::from(bytes), 0, &[]).unwrap();
+        assert_eq!(recs.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4, 6, 7]);
+    }
 }
