@@ -508,3 +508,27 @@ fn added_partitions_trigger_a_rebalance() {
     let recs = poll_n(&c, 2);
     assert!(recs.iter().all(|r| r.partition == 3));
 }
+
+#[test]
+fn out_of_range_position_is_reset_by_auto_offset_reset() {
+    let broker = broker();
+    setup(&broker, "oor", 1, 10);
+    let c = consumer(&broker, &[]);
+    c.assign(&[tp("oor", 0)]).unwrap();
+    c.seek(&tp("oor", 0), 100).unwrap();
+    let recs = poll_n(&c, 10);
+    assert_eq!(recs.iter().map(|r| r.offset).collect::<Vec<_>>(), (0..10).collect::<Vec<_>>());
+
+    let strict = consumer(&broker, &[("auto.offset.reset", "none")]);
+    strict.assign(&[tp("oor", 0)]).unwrap();
+    strict.seek(&tp("oor", 0), 100).unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        assert!(Instant::now() < deadline, "no error for an out-of-range position");
+        match strict.poll(Duration::from_millis(100)) {
+            Ok(r) => assert!(r.is_empty()),
+            Err(ConsumerError::NoOffset(t, 0)) if t == "oor" => break,
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+}
