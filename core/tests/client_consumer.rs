@@ -127,13 +127,13 @@ fn assign_seek_and_poll_read_exact_records_of_every_codec() {
     assert!(c.poll(Duration::from_millis(200)).unwrap().is_empty());
     // Offset lookups.
     let t = tp("codecs", 0);
-    assert_eq!(c.beginning_offsets(&[t.clone()]).unwrap()[&t], 0);
-    assert_eq!(c.end_offsets(&[t.clone()]).unwrap()[&t], 50);
+    assert_eq!(c.beginning_offsets(std::slice::from_ref(&t)).unwrap()[&t], 0);
+    assert_eq!(c.end_offsets(std::slice::from_ref(&t)).unwrap()[&t], 50);
     let q: BTreeMap<_, _> = [(t.clone(), 1_700_000_000_033)].into();
     assert_eq!(c.offsets_for_times(&q).unwrap()[&t].map(|x| x.0), Some(33));
-    c.seek_to_beginning(&[t.clone()]).unwrap();
+    c.seek_to_beginning(std::slice::from_ref(&t)).unwrap();
     assert_eq!(c.position(&t).unwrap(), 0);
-    c.seek_to_end(&[t.clone()]).unwrap();
+    c.seek_to_end(std::slice::from_ref(&t)).unwrap();
     assert_eq!(c.position(&t).unwrap(), 50);
     c.close().unwrap();
 }
@@ -335,7 +335,8 @@ fn commit_async_callback_runs_inside_a_later_poll() {
     let c = consumer(&broker, &[("group.id", "g-async"), ("enable.auto.commit", "false")]);
     c.assign(&[tp("async", 0)]).unwrap();
     poll_n(&c, 5);
-    let seen: Arc<Mutex<Option<(ThreadId, BTreeMap<TopicPartition, i64>, bool)>>> = Arc::default();
+    type Seen = Option<(ThreadId, BTreeMap<TopicPartition, i64>, bool)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
     let seen2 = seen.clone();
     c.commit_async(None, Some(Box::new(move |offsets, result| {
         *seen2.lock().unwrap() = Some((std::thread::current().id(), offsets.clone(), result.is_ok()));
