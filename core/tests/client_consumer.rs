@@ -533,3 +533,20 @@ fn out_of_range_position_is_reset_by_auto_offset_reset() {
         }
     }
 }
+
+#[test]
+fn close_during_a_rebalance_returns_promptly() {
+    let broker = broker();
+    setup(&broker, "midjoin", 2, 0);
+    let a = consumer(&broker, &[("group.id", "g-midjoin")]);
+    a.subscribe(&["midjoin"], None).unwrap();
+    poll_until(&[&a], "a assigned", |cs| cs[0].assignment().len() == 2);
+    // b joins, so the group waits for a (which never polls again) while b's JoinGroup is pending.
+    let b = consumer(&broker, &[("group.id", "g-midjoin")]);
+    b.subscribe(&["midjoin"], None).unwrap();
+    let _ = b.poll(Duration::from_millis(300));
+    let started = Instant::now();
+    b.close().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "close took {:?}", started.elapsed());
+    a.close().unwrap();
+}

@@ -794,6 +794,9 @@ impl Consumer {
             let mut st = self.shared.lock();
             st.events.clear();
             st.parts.clear();
+            // The group task may have left a JoinGroup pending on the coordinator connection, which would hold
+            // the LeaveGroup behind it: leave on a fresh connection.
+            st.coordinator = None;
         }
         if grouped {
             if let Err(e) = self.rt().block_on(group::leave(&self.shared, "the consumer is closing")) {
