@@ -550,3 +550,22 @@ fn close_during_a_rebalance_returns_promptly() {
     assert!(started.elapsed() < Duration::from_secs(5), "close took {:?}", started.elapsed());
     a.close().unwrap();
 }
+
+#[test]
+fn auto_commit_runs_on_its_interval_from_poll() {
+    let broker = broker();
+    setup(&broker, "tick", 1, 8);
+    let c = consumer(&broker, &[("group.id", "g-tick"), ("auto.commit.interval.ms", "100")]);
+    c.subscribe(&["tick"], None).unwrap();
+    poll_n(&c, 8);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        c.poll(Duration::from_millis(50)).unwrap();
+        if c.committed(&[tp("tick", 0)]).unwrap()[&tp("tick", 0)] == Some(8) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "auto-commit never committed 8");
+    }
+    // Dropping without close commits and leaves too.
+    drop(c);
+}
