@@ -569,3 +569,30 @@ fn auto_commit_runs_on_its_interval_from_poll() {
     // Dropping without close commits and leaves too.
     drop(c);
 }
+
+#[test]
+fn wakeup_interrupts_poll_from_another_thread() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Consumer>();
+    let broker = broker();
+    setup(&broker, "wake", 3, 0);
+    let c = Arc::new(consumer(&broker, &[("group.id", "g-wake")]));
+    assert_eq!(c.partitions_for("wake").unwrap(), vec![0, 1, 2]);
+    assert!(c.partitions_for("no-such-topic").unwrap().is_empty());
+    c.subscribe(&["wake"], None).unwrap();
+    poll_until(&[&*c], "assigned", |cs| cs[0].assignment().len() == 3);
+    let md = c.group_metadata().unwrap();
+    assert_eq!(md.group_id, "g-wake");
+    assert!(md.generation >= 1 && !md.member_id.is_empty(), "{md:?}");
+    let c2 = c.clone();
+    let waker = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        c2.wakeup();
+    });
+    let started = Instant::now();
+    assert!(matches!(c.poll(Duration::from_secs(20)), Err(ConsumerError::Wakeup)));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    waker.join().unwrap();
+    // The next poll works normally.
+    assert!(c.poll(Duration::from_millis(50)).unwrap().is_empty());
+}

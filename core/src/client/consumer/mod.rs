@@ -57,6 +57,18 @@ pub enum ConsumerError {
     Fatal(String),
     #[error("{0}")]
     IllegalState(String),
+    /// `poll` (or another blocking call) was interrupted by [`Consumer::wakeup`].
+    #[error("woken up")]
+    Wakeup,
+}
+
+/// The group membership as a transactional producer needs it (Java's `ConsumerGroupMetadata`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMetadata {
+    pub group_id: String,
+    pub generation: i32,
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
 }
 
 /// Rebalance callbacks (Java's `ConsumerRebalanceListener`), called from `poll` on the polling thread. The
@@ -170,6 +182,7 @@ pub struct Consumer {
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     group_started: AtomicBool,
     closed: AtomicBool,
+    woken: AtomicBool,
 }
 
 impl Consumer {
@@ -221,6 +234,7 @@ impl Consumer {
             tasks: Mutex::new(vec![fetch_task]),
             group_started: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            woken: AtomicBool::new(false),
         })
     }
 
@@ -340,6 +354,9 @@ impl Consumer {
         }
         self.shared.group_wake.notify_one();
         loop {
+            if self.woken.swap(false, Ordering::AcqRel) {
+                return Err(ConsumerError::Wakeup);
+            }
             if let Some(e) = self.shared.lock().fatal.clone() {
                 return Err(e);
             }
@@ -365,6 +382,32 @@ impl Consumer {
             });
             self.shared.lock().last_poll = Instant::now();
         }
+    }
+
+    /// Makes the current (or next) `poll` return [`ConsumerError::Wakeup`]; callable from any thread.
+    pub fn wakeup(&self) {
+        self.woken.store(true, Ordering::Release);
+        self.shared.poll_wake.notify_one();
+    }
+
+    /// The current group membership (None without a group.id).
+    pub fn group_metadata(&self) -> Option<GroupMetadata> {
+        let group_id = self.shared.cfg.group_id.clone()?;
+        let st = self.shared.lock();
+        Some(GroupMetadata {
+            group_id,
+            generation: st.generation,
+            member_id: st.member_id.clone(),
+            group_instance_id: self.shared.cfg.group_instance_id.clone(),
+        })
+    }
+
+    /// The partitions of `topic` (empty when it does not exist).
+    pub fn partitions_for(&self, topic: &str) -> Result<Vec<i32>, ConsumerError> {
+        self.check_open()?;
+        let topics = [topic.to_string()];
+        let md = self.rt().block_on(self.shared.cluster.refresh(Some(&topics), false))?;
+        Ok(md.partition_count(topic).map(|n| (0..n).collect()).unwrap_or_default())
     }
 
     /// Up to `max.poll.records` buffered records of unpaused partitions, advancing their positions. The
