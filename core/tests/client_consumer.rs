@@ -596,3 +596,8 @@ fn wakeup_interrupts_poll_from_another_thread() {
     // The next poll works normally.
     assert!(c.poll(Duration::from_millis(50)).unwrap().is_empty());
 }
+
+#[test]
+fn sticky_assignor_splits_validly() {
+    valid_split_with("sticky");
+}
