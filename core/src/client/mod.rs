@@ -4,6 +4,7 @@
 pub mod assignor;
 pub mod cluster;
 pub mod connection;
+pub mod consumer;
 pub mod error;
 pub mod partitioner;
 pub mod producer;

@@ -1,0 +1,447 @@
+//! The fetcher task (Fetch per leader, no fetch sessions) and ListOffsets lookups.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kafka_protocol::messages::{
+    fetch_request, list_offsets_request, ApiKey, BrokerId, FetchRequest, FetchResponse, ListOffsetsRequest, ListOffsetsResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use super::{ConsumerError, ConsumerRecord, IsolationLevel, Pos, Shared, TopicPartition};
+use crate::client::error::ClientError;
+use crate::record::{batches, records, TimestampType};
+
+const OFFSET_OUT_OF_RANGE: i16 = 1;
+
+fn topic_name(t: &str) -> TopicName {
+    TopicName(StrBytes::from_string(t.to_string()))
+}
+
+/// Errors after which the partition's leader must be looked up again.
+fn needs_metadata(code: i16) -> bool {
+    // UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR,
+    // FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, UNKNOWN_TOPIC_ID
+    matches!(code, 3 | 5 | 6 | 56 | 74 | 75 | 100)
+}
+
+fn isolation(shared: &Shared) -> i8 {
+    match shared.cfg.isolation_level {
+        IsolationLevel::ReadUncommitted => 0,
+        IsolationLevel::ReadCommitted => 1,
+    }
+}
+
+/// The fetch loop: fetches every assigned, unpaused partition with a known position and an empty buffer.
+pub(crate) async fn run(shared: Arc<Shared>) {
+    loop {
+        if shared.is_closed() {
+            return;
+        }
+        let wanted: Vec<(TopicPartition, i64, u64)> = {
+            let mut st = shared.lock();
+            st.parts
+                .iter_mut()
+                .filter_map(|(tp, ps)| match ps.pos {
+                    Pos::At(o) if !ps.paused && ps.buf.is_empty() && !ps.inflight => {
+                        ps.inflight = true;
+                        Some((tp.clone(), o, ps.epoch))
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        if wanted.is_empty() {
+            let _ = tokio::time::timeout(Duration::from_millis(200), shared.fetch_wake.notified()).await;
+            continue;
+        }
+        let md = shared.cluster.metadata();
+        let mut by_leader: BTreeMap<i32, Vec<(TopicPartition, i64, u64)>> = BTreeMap::new();
+        let mut missing: BTreeSet<String> = BTreeSet::new();
+        for w in wanted {
+            match md.leader(&w.0 .0, w.0 .1) {
+                Some(l) => by_leader.entry(l).or_default().push(w),
+                None => {
+                    missing.insert(w.0 .0.clone());
+                    release(&shared, &[w]);
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let topics: Vec<String> = missing.into_iter().collect();
+            if let Err(e) = shared.cluster.refresh(Some(&topics), false).await {
+                tracing::debug!("metadata refresh for fetching failed: {e}");
+            }
+            if by_leader.is_empty() {
+                tokio::time::sleep(shared.cfg.retry_backoff).await;
+                continue;
+            }
+        }
+        let mut set = tokio::task::JoinSet::new();
+        for (leader, parts) in by_leader {
+            let shared = shared.clone();
+            set.spawn(async move {
+                let refresh = fetch_one(&shared, leader, &parts).await;
+                release(&shared, &parts);
+                if refresh {
+                    let topics: Vec<String> = parts.iter().map(|p| p.0 .0.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+                    let _ = shared.cluster.refresh(Some(&topics), false).await;
+                    tokio::time::sleep(shared.cfg.retry_backoff).await;
+                }
+            });
+        }
+        while set.join_next().await.is_some() {}
+    }
+}
+
+fn release(shared: &Shared, parts: &[(TopicPartition, i64, u64)]) {
+    let mut st = shared.lock();
+    for (tp, _, _) in parts {
+        if let Some(ps) = st.parts.get_mut(tp) {
+            ps.inflight = false;
+        }
+    }
+}
+
+/// One Fetch to `leader`; returns whether metadata should be refreshed.
+async fn fetch_one(shared: &Shared, leader: i32, parts: &[(TopicPartition, i64, u64)]) -> bool {
+    let cfg = &shared.cfg;
+    let conn = match shared.cluster.broker(leader).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!("fetch: cannot reach broker {leader}: {e}");
+            return true;
+        }
+    };
+    let mut topics: Vec<fetch_request::FetchTopic> = Vec::new();
+    for ((t, p), offset, _) in parts {
+        let fp = fetch_request::FetchPartition::default()
+            .with_partition(*p)
+            .with_current_leader_epoch(-1)
+            .with_fetch_offset(*offset)
+            .with_last_fetched_epoch(-1)
+            .with_log_start_offset(-1)
+            .with_partition_max_bytes(cfg.max_partition_fetch_bytes);
+        match topics.iter_mut().find(|ft| ft.topic.0.as_str() == t) {
+            Some(ft) => ft.partitions.push(fp),
+            None => topics.push(fetch_request::FetchTopic::default().with_topic(topic_name(t)).with_partitions(vec![fp])),
+        }
+    }
+    let req = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_wait_ms(cfg.fetch_max_wait.as_millis() as i32)
+        .with_min_bytes(cfg.fetch_min_bytes)
+        .with_max_bytes(cfg.fetch_max_bytes)
+        .with_isolation_level(isolation(shared))
+        .with_session_id(0)
+        .with_session_epoch(-1)
+        .with_topics(topics);
+    let timeout = cfg.request_timeout + cfg.fetch_max_wait;
+    let resp: FetchResponse = match tokio::time::timeout(timeout, conn.send(ApiKey::Fetch, &req)).await {
+        Ok(Ok((r, _))) => r,
+        Ok(Err(e)) => {
+            tracing::debug!("fetch from broker {leader} failed: {e}");
+            return true;
+        }
+        Err(_) => return true,
+    };
+    if resp.error_code != 0 {
+        tracing::debug!("fetch from broker {leader}: error {}", resp.error_code);
+        return true;
+    }
+    let asked: HashMap<&TopicPartition, (i64, u64)> = parts.iter().map(|(tp, o, e)| (tp, (*o, *e))).collect();
+    let mut refresh = false;
+    let mut delivered = false;
+    for t in resp.responses {
+        let topic = t.topic.0.to_string();
+        for p in t.partitions {
+            let tp = (topic.clone(), p.partition_index);
+            let Some((offset, epoch)) = asked.get(&tp).copied() else { continue };
+            if p.error_code == OFFSET_OUT_OF_RANGE {
+                let mut st = shared.lock();
+                if let Some(ps) = st.parts.get_mut(&tp).filter(|ps| ps.epoch == epoch && ps.pos == Pos::At(offset)) {
+                    tracing::info!("fetch offset {offset} of {}-{} is out of range; resetting", tp.0, tp.1);
+                    ps.pos = Pos::Reset(None);
+                    delivered = true;
+                }
+                continue;
+            }
+            if p.error_code != 0 {
+                refresh |= needs_metadata(p.error_code);
+                if !needs_metadata(p.error_code) {
+                    tracing::warn!("fetch {}-{}: {}", tp.0, tp.1, ClientError::kafka(p.error_code, None).map(|e| e.to_string()).unwrap_or_default());
+                }
+                continue;
+            }
+            let Some(bytes) = p.records else { continue };
+            if bytes.is_empty() {
+                continue;
+            }
+            let aborted: Vec<(i64, i64)> = if shared.cfg.isolation_level == IsolationLevel::ReadCommitted {
+                let mut a: Vec<(i64, i64)> = p.aborted_transactions.unwrap_or_default().iter().map(|a| (a.first_offset, a.producer_id.0)).collect();
+                a.sort();
+                a
+            } else {
+                Vec::new()
+            };
+            match decode(&tp, bytes, offset, &aborted) {
+                Ok((recs, next)) => {
+                    let mut st = shared.lock();
+                    let Some(ps) = st.parts.get_mut(&tp).filter(|ps| ps.epoch == epoch && ps.pos == Pos::At(offset) && ps.buf.is_empty()) else {
+                        continue;
+                    };
+                    if recs.is_empty() {
+                        // Only control batches, aborted data or records below the position: skip past them.
+                        if next > offset {
+                            ps.pos = Pos::At(next);
+                        }
+                    } else {
+                        ps.buf.extend(recs);
+                        delivered = true;
+                    }
+                }
+                Err(e) => {
+                    let mut st = shared.lock();
+                    st.poll_errors.push_back(ConsumerError::Client(ClientError::Protocol {
+                        addr: conn.addr.clone(),
+                        reason: format!("corrupt records in {}-{} at offset {offset}: {e}", tp.0, tp.1),
+                    }));
+                    delivered = true;
+                }
+            }
+        }
+    }
+    if delivered {
+        shared.poll_wake.notify_one();
+    }
+    refresh
+}
+
+/// Decodes a partition's fetched batches: records at or above `offset`, skipping control batches and (under
+/// read_committed) aborted transactions. Returns the records and the offset after the last whole batch.
+fn decode(tp: &TopicPartition, bytes: Bytes, offset: i64, aborted: &[(i64, i64)]) -> Result<(Vec<ConsumerRecord>, i64), crate::record::RecordError> {
+    let mut out = Vec::new();
+    let mut next = offset;
+    let mut aborted_iter = aborted.iter().peekable();
+    let mut aborting: HashSet<i64> = HashSet::new();
+    for batch in batches(bytes) {
+        let (h, batch) = batch?;
+        next = next.max(h.next_offset());
+        if h.last_offset() < offset {
+            continue;
+        }
+        while let Some((first, pid)) = aborted_iter.peek() {
+            if *first > h.last_offset() {
+                break;
+            }
+            aborting.insert(*pid);
+            aborted_iter.next();
+        }
+        if h.is_control() {
+            if aborting.contains(&h.producer_id) {
+                // An ABORT marker (control type 0) ends the producer's aborted transaction.
+                let mut it = records(batch)?;
+                if let Some(r) = it.next() {
+                    let r = r?;
+                    let kind = r.key.as_ref().filter(|k| k.len() >= 4).map(|k| i16::from_be_bytes([k[2], k[3]]));
+                    if kind == Some(0) {
+                        aborting.remove(&h.producer_id);
+                    }
+                }
+            }
+            continue;
+        }
+        if h.is_transactional() && aborting.contains(&h.producer_id) {
+            continue;
+        }
+        let log_append = h.timestamp_type() == TimestampType::LogAppendTime;
+        for r in records(batch)? {
+            let r = r?;
+            if r.offset < offset {
+                continue;
+            }
+            out.push(ConsumerRecord {
+                topic: tp.0.clone(),
+                partition: tp.1,
+                offset: r.offset,
+                timestamp: if log_append { h.max_timestamp } else { r.timestamp },
+                timestamp_type: h.timestamp_type(),
+                key: r.key,
+                value: r.value,
+                headers: r.headers,
+            });
+        }
+    }
+    Ok((out, next))
+}
+
+/// ListOffsets for each `(partition, timestamp)` (-2 earliest, -1 latest), grouped by leader, retrying leader
+/// moves until `request.timeout.ms`. Returns `(offset, timestamp)` per partition.
+pub(crate) async fn list_offsets(shared: &Shared, targets: &[(TopicPartition, i64)]) -> Result<BTreeMap<TopicPartition, (i64, i64)>, ConsumerError> {
+    let deadline = Instant::now() + shared.cfg.request_timeout;
+    let mut out = BTreeMap::new();
+    let mut todo: Vec<(TopicPartition, i64)> = targets.to_vec();
+    loop {
+        let md = {
+            let md = shared.cluster.metadata();
+            let missing: BTreeSet<String> = todo.iter().filter(|(tp, _)| md.leader(&tp.0, tp.1).is_none()).map(|(tp, _)| tp.0.clone()).collect();
+            if missing.is_empty() {
+                md
+            } else {
+                let topics: Vec<String> = todo.iter().map(|(tp, _)| tp.0.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+                shared.cluster.refresh(Some(&topics), false).await?
+            }
+        };
+        let mut by_leader: BTreeMap<i32, Vec<(TopicPartition, i64)>> = BTreeMap::new();
+        let mut retry: Vec<(TopicPartition, i64)> = Vec::new();
+        let mut last_err: Option<ClientError> = None;
+        for (tp, ts) in todo.drain(..) {
+            match md.leader(&tp.0, tp.1) {
+                Some(l) => by_leader.entry(l).or_default().push((tp, ts)),
+                None => {
+                    match md.topics.get(&tp.0).map(|t| t.error) {
+                        Some(code) if code != 0 && !needs_metadata(code) => return Err(ClientError::kafka(code, None).unwrap().into()),
+                        _ => {}
+                    }
+                    last_err = Some(ClientError::kafka(3, Some(format!("no leader for {}-{}", tp.0, tp.1))).unwrap());
+                    retry.push((tp, ts));
+                }
+            }
+        }
+        for (leader, parts) in by_leader {
+            let conn = match shared.cluster.broker(leader).await {
+                Ok(c) => c,
+                Err(e) => {
+                    last_err = Some(e);
+                    retry.extend(parts);
+                    continue;
+                }
+            };
+            let mut topics: Vec<list_offsets_request::ListOffsetsTopic> = Vec::new();
+            for ((t, p), ts) in &parts {
+                let lp = list_offsets_request::ListOffsetsPartition::default().with_partition_index(*p).with_current_leader_epoch(-1).with_timestamp(*ts);
+                match topics.iter_mut().find(|x| x.name.0.as_str() == t) {
+                    Some(x) => x.partitions.push(lp),
+                    None => topics.push(list_offsets_request::ListOffsetsTopic::default().with_name(topic_name(t)).with_partitions(vec![lp])),
+                }
+            }
+            let req = ListOffsetsRequest::default()
+                .with_replica_id(BrokerId(-1))
+                .with_isolation_level(isolation(shared))
+                .with_timeout_ms(shared.cfg.request_timeout.as_millis() as i32)
+                .with_topics(topics);
+            let resp: ListOffsetsResponse = match tokio::time::timeout(shared.cfg.request_timeout, conn.send(ApiKey::ListOffsets, &req)).await {
+                Ok(Ok((r, _))) => r,
+                Ok(Err(e)) if e.is_retriable() => {
+                    last_err = Some(e);
+                    retry.extend(parts);
+                    continue;
+                }
+                Ok(Err(e)) => return Err(e.into()),
+                Err(_) => return Err(ClientError::Timeout(shared.cfg.request_timeout.as_millis() as u64).into()),
+            };
+            let asked: HashMap<TopicPartition, i64> = parts.into_iter().collect();
+            for t in resp.topics {
+                for p in t.partitions {
+                    let tp = (t.name.0.to_string(), p.partition_index);
+                    let Some(ts) = asked.get(&tp).copied() else { continue };
+                    match p.error_code {
+                        0 => {
+                            out.insert(tp, (p.offset, p.timestamp));
+                        }
+                        c => {
+                            let e = ClientError::kafka(c, None).unwrap();
+                            if needs_metadata(c) || e.is_retriable() {
+                                last_err = Some(e);
+                                retry.push((tp, ts));
+                            } else {
+                                return Err(e.into());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if retry.is_empty() {
+            return Ok(out);
+        }
+        if Instant::now() + shared.cfg.retry_backoff >= deadline {
+            return Err(last_err.unwrap_or(ClientError::Timeout(shared.cfg.request_timeout.as_millis() as u64)).into());
+        }
+        tokio::time::sleep(shared.cfg.retry_backoff).await;
+        let topics: Vec<String> = retry.iter().map(|(tp, _)| tp.0.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+        let _ = shared.cluster.refresh(Some(&topics), false).await;
+        todo = retry;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{BatchBuilder, Compression};
+
+    fn batch(base: i64, n: usize, codec: Compression) -> Vec<u8> {
+        let mut b = BatchBuilder::new(codec).base_offset(base);
+        for i in 0..n {
+            b.append(1000 + i as i64, Some(b"k"), Some(format!("v{}", base + i as i64).as_bytes()), &[]);
+        }
+        b.build().unwrap()
+    }
+
+    #[test]
+    fn decode_skips_records_below_the_position_and_reports_the_next_offset() {
+        let mut bytes = batch(0, 5, Compression::Lz4);
+        bytes.extend(batch(5, 5, Compression::None));
+        // A partial trailing batch (a fetch response cut at max bytes) is ignored.
+        let third = batch(10, 5, Compression::None);
+        bytes.extend(&third[..third.len() - 3]);
+        let tp = ("t".to_string(), 0);
+        let (recs, next) = decode(&tp, Bytes::from(bytes), 3, &[]).unwrap();
+        assert_eq!(recs.iter().map(|r| r.offset).collect::<Vec<_>>(), (3..10).collect::<Vec<_>>());
+        assert_eq!(recs[0].value.as_deref(), Some(&b"v3"[..]));
+        assert_eq!(next, 10);
+        let (recs, next) = decode(&tp, Bytes::from(batch(0, 5, Compression::None)), 7, &[]).unwrap();
+        assert!(recs.is_empty());
+        assert_eq!(next, 7, "never behind the position");
+    }
+
+    fn txn_batch(base: i64, n: usize, pid: i64) -> Vec<u8> {
+        let mut b = BatchBuilder::new(Compression::None).base_offset(base).producer(pid, 0, 0).transactional(true);
+        for i in 0..n {
+            b.append(1000, None, Some(format!("v{}", base + i as i64).as_bytes()), &[]);
+        }
+        b.build().unwrap()
+    }
+
+    /// A control batch (marker type 0 = ABORT, 1 = COMMIT) of `pid`, made by flipping the control bit of a
+    /// transactional batch holding one control record (decoding does not check the CRC).
+    fn marker(base: i64, pid: i64, kind: i16) -> Vec<u8> {
+        let mut b = BatchBuilder::new(Compression::None).base_offset(base).producer(pid, 0, 0).transactional(true);
+        let mut key = 0i16.to_be_bytes().to_vec();
+        key.extend(kind.to_be_bytes());
+        b.append(1000, Some(&key), Some(&[0, 0, 0, 0, 0, 0]), &[]);
+        let mut v = b.build().unwrap();
+        let at = 21; // attributes, after base offset, length, leader epoch, magic and CRC
+        let attrs = i16::from_be_bytes([v[at], v[at + 1]]) | crate::record::ATTR_CONTROL;
+        v[at..at + 2].copy_from_slice(&attrs.to_be_bytes());
+        v
+    }
+
+    #[test]
+    fn read_committed_skips_aborted_transactions_and_markers() {
+        let mut bytes = txn_batch(0, 3, 7); // aborted below
+        bytes.extend(batch(3, 2, Compression::None)); // not transactional
+        bytes.extend(marker(5, 7, 0)); // ABORT for producer 7
+        bytes.extend(txn_batch(6, 2, 7)); // a later transaction of 7, committed
+        bytes.extend(marker(8, 7, 1)); // COMMIT
+        let tp = ("t".to_string(), 0);
+        let (recs, next) = decode(&tp, Bytes::from(bytes.clone()), 0, &[(0, 7)]).unwrap();
+        assert_eq!(recs.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![3, 4, 6, 7]);
+        assert_eq!(next, 9);
+        // read_uncommitted (no aborted list): everything but the markers.
+        let (recs, _) = decode(&tp, Bytes::from(bytes), 0, &[]).unwrap();
+        assert_eq!(recs.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4, 6, 7]);
+    }
+}
