@@ -1,6 +1,7 @@
 //! Streamlet's Kafka client: connections, metadata, producer, consumer and admin. It speaks only the Kafka
 //! protocol (no broker code), so it works against Streamlet and Apache Kafka alike.
 
+pub mod admin;
 pub mod assignor;
 pub mod cluster;
 pub mod connection;

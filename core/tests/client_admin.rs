@@ -1,0 +1,247 @@
+//! The admin client against an embedded broker: each operation's success path and an error path.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use common::*;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+use streamlet::client::admin::{Admin, NewTopic, OffsetSpec};
+use streamlet::client::assignor::protocol::{encode_assignment, Assignment};
+use streamlet::client::ClientError;
+use streamlet::protocol::ErrorCode as E;
+use streamlet::record::Compression;
+use streamlet::Broker;
+
+fn admin(broker: &Broker) -> Admin {
+    let props: BTreeMap<String, String> = [("bootstrap.servers", broker.bootstrap_servers().as_str()), ("client.id", "admin-test"), ("request.timeout.ms", "15000")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Admin::new(&props).expect("admin")
+}
+
+fn code<T: std::fmt::Debug>(r: &Result<T, ClientError>) -> E {
+    match r {
+        Err(ClientError::Kafka { code, .. }) => *code,
+        other => panic!("expected a broker error, got {other:?}"),
+    }
+}
+
+fn s(v: &str) -> StrBytes {
+    StrBytes::from_string(v.to_string())
+}
+
+fn broker() -> Broker {
+    start_broker_with(&[("group.initial.rebalance.delay.ms", "0"), ("offsets.topic.num.partitions", "1")])
+}
+
+#[test]
+fn config_errors_name_the_key() {
+    let props = |kv: &[(&str, &str)]| kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
+    let e = Admin::new(&props(&[])).err().expect("bootstrap.servers is required").to_string();
+    assert!(e.contains("bootstrap.servers"), "{e}");
+    let e = Admin::new(&props(&[("bootstrap.servers", "nohost")])).err().unwrap().to_string();
+    assert!(e.contains("bootstrap.servers"), "{e}");
+    let e = Admin::new(&props(&[("bootstrap.servers", "127.0.0.1:9092"), ("request.timeout.ms", "soon")])).err().unwrap().to_string();
+    assert!(e.contains("request.timeout.ms"), "{e}");
+}
+
+#[test]
+fn topics_partitions_and_configs() {
+    let broker = broker();
+    let a = admin(&broker);
+
+    let created = a.create_topics(&[NewTopic::new("t1", 3, 1).config("retention.ms", "1234"), NewTopic::new("t2", 1, 1)], false).unwrap();
+    assert_eq!(created.len(), 2);
+    assert!(created.iter().all(|(_, r)| r.is_ok()), "{created:?}");
+    let again = a.create_topics(&[NewTopic::new("t1", 3, 1)], false).unwrap();
+    assert_eq!(again[0].0, "t1");
+    assert_eq!(code(&again[0].1), E::TopicAlreadyExists);
+    let checked = a.create_topics(&[NewTopic::new("only-checked", 2, 1)], true).unwrap();
+    assert!(checked[0].1.is_ok(), "{checked:?}");
+
+    let topics = a.list_topics(false).unwrap();
+    assert!(topics.contains(&"t1".to_string()) && topics.contains(&"t2".to_string()), "{topics:?}");
+    assert!(!topics.contains(&"only-checked".to_string()));
+    assert!(topics.iter().all(|t| !t.starts_with("__")));
+
+    let cluster = a.describe_cluster().unwrap();
+    assert!(!cluster.cluster_id.is_empty());
+    assert_eq!(cluster.brokers.len(), 1);
+    let node = cluster.brokers[0].0;
+    assert_eq!(cluster.brokers[0].1, broker.bootstrap_servers());
+    assert_eq!(cluster.controller, node);
+
+    let d = a.describe_topics(&["t1"]).unwrap();
+    assert_eq!(d[0].name, "t1");
+    assert!(!d[0].internal);
+    assert!(!d[0].id.is_nil());
+    assert_eq!(d[0].partitions.len(), 3);
+    for (i, p) in d[0].partitions.iter().enumerate() {
+        assert_eq!(p.partition, i as i32);
+        assert_eq!(p.leader, node);
+        assert_eq!(p.replicas, vec![node]);
+        assert_eq!(p.isr, vec![node]);
+    }
+    assert_eq!(code(&a.describe_topics(&["t1", "missing"])), E::UnknownTopicOrPartition);
+
+    let grown = a.create_partitions(&[("t1", 5)]).unwrap();
+    assert!(grown[0].1.is_ok(), "{grown:?}");
+    assert_eq!(a.describe_topics(&["t1"]).unwrap()[0].partitions.len(), 5);
+    let shrunk = a.create_partitions(&[("t1", 2)]).unwrap();
+    assert_eq!(code(&shrunk[0].1), E::InvalidPartitions);
+    let unknown = a.create_partitions(&[("missing", 2)]).unwrap();
+    assert_eq!(code(&unknown[0].1), E::UnknownTopicOrPartition);
+
+    let configs = a.describe_configs("t1").unwrap();
+    assert_eq!(configs.get("retention.ms"), Some(&("1234".to_string(), false)), "{configs:?}");
+    let cleanup = configs.get("cleanup.policy").expect("cleanup.policy reported");
+    assert_eq!(cleanup, &("delete".to_string(), true));
+    assert_eq!(code(&a.describe_configs("missing")), E::UnknownTopicOrPartition);
+    let broker_configs = a.describe_broker_configs(node).unwrap();
+    assert!(!broker_configs.is_empty());
+
+    let deleted = a.delete_topics(&["t2"]).unwrap();
+    assert_eq!(deleted[0].0, "t2");
+    assert!(deleted[0].1.is_ok(), "{deleted:?}");
+    assert!(!a.list_topics(false).unwrap().contains(&"t2".to_string()));
+    let deleted = a.delete_topics(&["t2"]).unwrap();
+    assert_eq!(code(&deleted[0].1), E::UnknownTopicOrPartition);
+    broker.shutdown();
+}
+
+#[test]
+fn list_offsets_and_delete_records() {
+    let broker = broker();
+    let a = admin(&broker);
+    assert!(a.create_topics(&[NewTopic::new("o", 1, 1)], false).unwrap()[0].1.is_ok());
+    let mut w = Wire::connect(&broker);
+    assert_eq!(w.produce(9, -1, "o", 0, batch(5, Compression::None)).error_code, 0);
+
+    let r = a
+        .list_offsets(&[
+            ("o", 0, OffsetSpec::Earliest),
+            ("o", 0, OffsetSpec::Latest),
+            ("o", 0, OffsetSpec::MaxTimestamp),
+            ("o", 0, OffsetSpec::Timestamp(1_700_000_000_002)),
+            ("o", 0, OffsetSpec::Timestamp(1_800_000_000_000)),
+            ("o", 7, OffsetSpec::Latest),
+            ("nope", 0, OffsetSpec::Latest),
+        ])
+        .unwrap();
+    assert_eq!(r.len(), 7, "{r:?}");
+    assert_eq!(r[0].0, ("o".to_string(), 0));
+    assert_eq!(r[0].1.as_ref().unwrap().offset, 0);
+    assert_eq!(r[1].1.as_ref().unwrap().offset, 5);
+    assert_eq!(r[2].1.as_ref().unwrap().offset, 4);
+    assert_eq!(r[2].1.as_ref().unwrap().timestamp, 1_700_000_000_004);
+    assert_eq!(r[3].1.as_ref().unwrap().offset, 2);
+    assert_eq!(r[4].1.as_ref().unwrap().offset, -1);
+    assert_eq!(code(&r[5].1), E::UnknownTopicOrPartition);
+    assert_eq!(code(&r[6].1), E::UnknownTopicOrPartition);
+
+    let d = a.delete_records(&[("o", 0, 3), ("nope", 0, 1)]).unwrap();
+    assert_eq!(*d[0].1.as_ref().unwrap(), 3);
+    assert_eq!(code(&d[1].1), E::UnknownTopicOrPartition);
+    let r = a.list_offsets(&[("o", 0, OffsetSpec::Earliest)]).unwrap();
+    assert_eq!(r[0].1.as_ref().unwrap().offset, 3);
+    let beyond = a.delete_records(&[("o", 0, 100)]).unwrap();
+    assert_eq!(code(&beyond[0].1), E::OffsetOutOfRange);
+    broker.shutdown();
+}
+
+fn join(w: &mut Wire, group: &str, member: &str) -> JoinGroupResponse {
+    let req = JoinGroupRequest::default()
+        .with_group_id(GroupId(s(group)))
+        .with_session_timeout_ms(30_000)
+        .with_rebalance_timeout_ms(10_000)
+        .with_member_id(s(member))
+        .with_protocol_type(s("consumer"))
+        .with_protocols(vec![join_group_request::JoinGroupRequestProtocol::default().with_name(s("range")).with_metadata(Bytes::from_static(b"sub"))]);
+    w.send(ApiKey::JoinGroup, 7, &req)
+}
+
+fn commit(w: &mut Wire, group: &str, topic_name: &str, partition: i32, offset: i64) -> i16 {
+    let req = OffsetCommitRequest::default()
+        .with_group_id(GroupId(s(group)))
+        .with_generation_id_or_member_epoch(-1)
+        .with_member_id(s(""))
+        .with_topics(vec![offset_commit_request::OffsetCommitRequestTopic::default().with_name(topic(topic_name)).with_partitions(vec![
+            offset_commit_request::OffsetCommitRequestPartition::default().with_partition_index(partition).with_committed_offset(offset),
+        ])]);
+    let resp: OffsetCommitResponse = w.send(ApiKey::OffsetCommit, 8, &req);
+    resp.topics[0].partitions[0].error_code
+}
+
+#[test]
+fn groups_offsets_and_lag() {
+    let broker = broker();
+    let a = admin(&broker);
+    // Waits (bounded by request.timeout.ms) for the coordinator to load.
+    assert!(a.list_groups().unwrap().is_empty());
+    assert!(a.create_topics(&[NewTopic::new("g", 2, 1)], false).unwrap()[0].1.is_ok());
+    let mut w = Wire::connect(&broker);
+    assert_eq!(w.produce(9, -1, "g", 0, batch(5, Compression::None)).error_code, 0);
+    assert_eq!(w.produce(9, -1, "g", 1, batch(2, Compression::None)).error_code, 0);
+
+    // A group with one member, stable, with a consumer-protocol assignment.
+    let first = join(&mut w, "live", "");
+    assert_eq!(first.error_code, E::MemberIdRequired.code());
+    let member = first.member_id.to_string();
+    let joined = join(&mut w, "live", &member);
+    assert_eq!(joined.error_code, 0);
+    let assignment = encode_assignment(&Assignment::new(vec![("g".to_string(), 0), ("g".to_string(), 1)]));
+    let sync = SyncGroupRequest::default()
+        .with_group_id(GroupId(s("live")))
+        .with_member_id(s(&member))
+        .with_generation_id(joined.generation_id)
+        .with_protocol_type(Some(s("consumer")))
+        .with_protocol_name(Some(s("range")))
+        .with_assignments(vec![sync_group_request::SyncGroupRequestAssignment::default().with_member_id(s(&member)).with_assignment(assignment)]);
+    let synced: SyncGroupResponse = w.send(ApiKey::SyncGroup, 5, &sync);
+    assert_eq!(synced.error_code, 0);
+
+    // An empty group with committed offsets only.
+    assert_eq!(commit(&mut w, "lagging", "g", 0, 2), 0);
+    assert_eq!(commit(&mut w, "lagging", "g", 1, 2), 0);
+
+    let groups = a.list_groups().unwrap();
+    assert!(groups.contains(&("live".to_string(), "consumer".to_string(), "Stable".to_string())), "{groups:?}");
+    assert!(groups.iter().any(|g| g.0 == "lagging"), "{groups:?}");
+
+    let d = a.describe_groups(&["live", "never"]).unwrap();
+    assert_eq!(d[0].group_id, "live");
+    assert_eq!(d[0].state, "Stable");
+    assert_eq!(d[0].protocol_type, "consumer");
+    assert_eq!(d[0].protocol, "range");
+    assert_eq!(d[0].members.len(), 1);
+    let m = &d[0].members[0];
+    assert_eq!(m.member_id, member);
+    assert_eq!(m.client_id, "streamlet-test");
+    assert!(m.host.contains("127.0.0.1"), "{}", m.host);
+    assert_eq!(m.assignment, Some(vec![("g".to_string(), 0), ("g".to_string(), 1)]));
+    assert_eq!(d[1].state, "Dead");
+    assert!(d[1].members.is_empty());
+
+    let offsets = a.list_group_offsets("lagging").unwrap();
+    assert_eq!(offsets, BTreeMap::from([(("g".to_string(), 0), 2), (("g".to_string(), 1), 2)]));
+    assert!(a.list_group_offsets("never").unwrap().is_empty());
+    let lag = a.group_lag("lagging").unwrap();
+    let p0 = lag[&("g".to_string(), 0)];
+    assert_eq!((p0.committed, p0.log_end, p0.lag), (2, 5, 3));
+    let p1 = lag[&("g".to_string(), 1)];
+    assert_eq!((p1.committed, p1.log_end, p1.lag), (2, 2, 0));
+
+    let deleted = a.delete_groups(&["live", "lagging", "never"]).unwrap();
+    assert_eq!(deleted[0].0, "live");
+    assert_eq!(code(&deleted[0].1), E::NonEmptyGroup);
+    assert!(deleted[1].1.is_ok(), "{deleted:?}");
+    assert_eq!(code(&deleted[2].1), E::GroupIdNotFound);
+    assert!(a.list_group_offsets("lagging").unwrap().is_empty());
+    let groups = a.list_groups().unwrap();
+    assert!(!groups.iter().any(|g| g.0 == "lagging"), "{groups:?}");
+    broker.shutdown();
+}
