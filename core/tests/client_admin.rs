@@ -60,8 +60,9 @@ fn topics_partitions_and_configs() {
     let again = a.create_topics(&[NewTopic::new("t1", 3, 1)], false).unwrap();
     assert_eq!(again[0].0, "t1");
     assert_eq!(code(&again[0].1), E::TopicAlreadyExists);
-    let checked = a.create_topics(&[NewTopic::new("only-checked", 2, 1)], true).unwrap();
+    let checked = a.create_topics(&[NewTopic::new("only-checked", 2, 1), NewTopic::new("t1", 1, 1)], true).unwrap();
     assert!(checked[0].1.is_ok(), "{checked:?}");
+    assert_eq!(code(&checked[1].1), E::TopicAlreadyExists);
 
     let topics = a.list_topics(false).unwrap();
     assert!(topics.contains(&"t1".to_string()) && topics.contains(&"t2".to_string()), "{topics:?}");
@@ -243,5 +244,23 @@ fn groups_offsets_and_lag() {
     assert!(a.list_group_offsets("lagging").unwrap().is_empty());
     let groups = a.list_groups().unwrap();
     assert!(!groups.iter().any(|g| g.0 == "lagging"), "{groups:?}");
+
+    // The offsets topic is internal: listed only when asked for.
+    assert!(a.list_topics(true).unwrap().contains(&"__consumer_offsets".to_string()));
+    assert!(!a.list_topics(false).unwrap().contains(&"__consumer_offsets".to_string()));
+    assert!(a.describe_topics(&["__consumer_offsets"]).unwrap()[0].internal);
     broker.shutdown();
+}
+
+#[test]
+fn unreachable_bootstrap_fails_fast() {
+    // A port nobody listens on: connection refused, reported as a connection error (not a hang).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let props: BTreeMap<String, String> =
+        [("bootstrap.servers".to_string(), format!("127.0.0.1:{port}")), ("request.timeout.ms".to_string(), "3000".to_string())].into();
+    let a = Admin::new(&props).unwrap();
+    let started = std::time::Instant::now();
+    let e = a.list_topics(false).unwrap_err();
+    assert!(matches!(e, ClientError::Connection { .. } | ClientError::Timeout(_)), "{e:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
