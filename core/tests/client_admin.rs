@@ -103,7 +103,10 @@ fn topics_partitions_and_configs() {
     assert_eq!(cleanup, &("delete".to_string(), true));
     assert_eq!(code(&a.describe_configs("missing")), E::UnknownTopicOrPartition);
     let broker_configs = a.describe_broker_configs(node).unwrap();
-    assert!(!broker_configs.is_empty());
+    // Set when the broker started (see `broker()`): static, not default; an unset key: default.
+    assert_eq!(broker_configs.get("offsets.topic.num.partitions"), Some(&("1".to_string(), false)), "{broker_configs:?}");
+    assert_eq!(broker_configs.get("delete.topic.enable").map(|v| v.1), Some(true), "{broker_configs:?}");
+    assert!(a.describe_broker_configs(node + 1).is_err());
 
     let deleted = a.delete_topics(&["t2"]).unwrap();
     assert_eq!(deleted[0].0, "t2");
