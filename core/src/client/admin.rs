@@ -168,7 +168,9 @@ pub struct ClusterDescription {
 }
 
 type TopicResults = Vec<(String, Result<(), ClientError>)>;
-type PartitionKey = (String, i32);
+pub type PartitionKey = (String, i32);
+/// One answer per requested partition, in request order.
+pub type PerPartition<T> = Vec<(PartitionKey, Result<T, ClientError>)>;
 
 pub struct Admin {
     runtime: Option<tokio::runtime::Runtime>,
@@ -589,7 +591,7 @@ impl Admin {
     // ---------------------------------------------------------------- offsets and records
 
     /// One result per requested partition, in the order asked.
-    pub fn list_offsets(&self, partitions: &[(&str, i32, OffsetSpec)]) -> Result<Vec<(PartitionKey, Result<ListedOffset, ClientError>)>, ClientError> {
+    pub fn list_offsets(&self, partitions: &[(&str, i32, OffsetSpec)]) -> Result<PerPartition<ListedOffset>, ClientError> {
         let wanted: Vec<(String, i32, OffsetSpec)> = partitions.iter().map(|(t, p, s)| (t.to_string(), *p, *s)).collect();
         self.run(self.list_offsets_inner(&wanted))
     }
@@ -616,7 +618,7 @@ impl Admin {
         Ok((leaders, failed))
     }
 
-    async fn list_offsets_inner(&self, wanted: &[(String, i32, OffsetSpec)]) -> Result<Vec<(PartitionKey, Result<ListedOffset, ClientError>)>, ClientError> {
+    async fn list_offsets_inner(&self, wanted: &[(String, i32, OffsetSpec)]) -> Result<PerPartition<ListedOffset>, ClientError> {
         let (leaders, mut failed) = self.by_leader(wanted).await?;
         let mut done: HashMap<usize, Result<ListedOffset, ClientError>> = HashMap::new();
         for (leader, idx) in leaders.into_iter().flat_map(|(l, idx)| rounds(wanted, idx).into_iter().map(move |r| (l, r))) {
@@ -662,7 +664,7 @@ impl Admin {
 
     /// Deletes records before the given offsets (-1: the high watermark); answers each partition's new low
     /// watermark.
-    pub fn delete_records(&self, partitions: &[(&str, i32, i64)]) -> Result<Vec<(PartitionKey, Result<i64, ClientError>)>, ClientError> {
+    pub fn delete_records(&self, partitions: &[(&str, i32, i64)]) -> Result<PerPartition<i64>, ClientError> {
         let wanted: Vec<(String, i32, i64)> = partitions.iter().map(|(t, p, o)| (t.to_string(), *p, *o)).collect();
         self.run(async {
             let (leaders, mut failed) = self.by_leader(&wanted).await?;
