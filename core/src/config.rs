@@ -261,49 +261,64 @@ pub fn resolve_listen(key: &str, v: &str) -> Result<SocketAddr, ConfigError> {
 }
 
 fn log_defaults_from_broker_props(r: &PropReader) -> Result<LogConfig, ConfigError> {
-    let d = LogConfig::default();
-    let retention_ms = match r.i64_opt("log.retention.ms")? {
-        Some(v) => v,
-        None => match r.i64_opt("log.retention.minutes")? {
-            Some(m) => m.saturating_mul(60_000),
-            None => r.i64("log.retention.hours", 168)?.saturating_mul(3_600_000),
-        },
+    // Kafka's coarser synonyms give the defaults that the exact `.ms` keys then override.
+    let mut d = LogConfig::default();
+    if let Some(m) = r.i64_opt("log.retention.minutes")? {
+        d.retention_ms = m.saturating_mul(60_000);
+    } else if let Some(h) = r.i64_opt("log.retention.hours")? {
+        d.retention_ms = h.saturating_mul(3_600_000);
+    }
+    if let Some(h) = r.i64_opt("log.roll.hours")? {
+        d.segment_ms = h.saturating_mul(3_600_000);
+    }
+    // Validated here; the broker reads the value itself for its maintenance task.
+    r.i64_min("log.cleaner.backoff.ms", 15_000, 0)?;
+    read_log_config(r, &d, broker_key)
+}
+
+/// The broker property that sets a topic config's default (`segment.bytes` -> `log.segment.bytes`).
+fn broker_key(topic_key: &'static str) -> &'static str {
+    TOPIC_CONFIG_KEYS.iter().find(|(t, _)| *t == topic_key).map(|(_, b)| *b).unwrap_or(topic_key)
+}
+
+/// Reads a log configuration over `defaults`. `key` names each setting: the topic's own name for topic
+/// configs, the broker's `log.*` name for broker defaults; one reader keeps the two in step.
+fn read_log_config(r: &PropReader, defaults: &LogConfig, key: fn(&'static str) -> &'static str) -> Result<LogConfig, ConfigError> {
+    let cleanup_key = key("cleanup.policy");
+    let cleanup_policy = match r.raw(cleanup_key) {
+        None => defaults.cleanup_policy,
+        Some(v) => CleanupPolicy::parse(v).ok_or_else(|| ConfigError::new(cleanup_key, v, "expected delete, compact or compact,delete"))?,
     };
-    let segment_ms = match r.i64_opt("log.roll.ms")? {
-        Some(v) => v,
-        None => r.i64("log.roll.hours", 168)?.saturating_mul(3_600_000),
-    };
-    let ts_type = r.one_of("log.message.timestamp.type", "CreateTime", &["createtime", "logappendtime"])?;
-    let policy_raw = r.string("log.cleanup.policy", "delete");
-    let cleanup_policy = CleanupPolicy::parse(&policy_raw)
-        .ok_or_else(|| ConfigError::new("log.cleanup.policy", &policy_raw, "expected delete, compact or compact,delete"))?;
-    let ratio_key = "log.cleaner.min.cleanable.ratio";
+    let ratio_key = key("min.cleanable.dirty.ratio");
     let ratio = match r.raw(ratio_key) {
-        None => d.min_cleanable_dirty_ratio,
+        None => defaults.min_cleanable_dirty_ratio,
         Some(v) => match v.trim().parse::<f64>() {
             Ok(x) if (0.0..=1.0).contains(&x) => x,
             _ => return Err(ConfigError::new(ratio_key, v, "expected a number between 0 and 1")),
         },
     };
-    // Validated here; the broker reads the value itself for its maintenance task.
-    r.i64_min("log.cleaner.backoff.ms", 15_000, 0)?;
-    let cfg = LogConfig {
-        segment_bytes: r.i64_min("log.segment.bytes", d.segment_bytes as i64, 14)? as u64,
-        segment_ms,
-        segment_index_bytes: r.i64_min("log.index.size.max.bytes", d.segment_index_bytes as i64, 8)? as usize,
-        index_interval_bytes: r.i64_min("log.index.interval.bytes", d.index_interval_bytes as i64, 0)? as usize,
-        retention_ms: check_retention("log.retention.ms", retention_ms)?,
-        retention_bytes: r.i64("log.retention.bytes", d.retention_bytes)?,
-        flush_messages: r.i64_min("log.flush.interval.messages", d.flush_messages, 1)?,
-        flush_ms: r.i64_min("log.flush.interval.ms", d.flush_ms, 0)?,
-        max_message_bytes: r.i32_min("message.max.bytes", d.max_message_bytes as i32, 0)? as usize,
+    let ts_default = match defaults.message_timestamp_type {
+        TimestampType::CreateTime => "CreateTime",
+        TimestampType::LogAppendTime => "LogAppendTime",
+    };
+    let ts_type = r.one_of(key("message.timestamp.type"), ts_default, &["createtime", "logappendtime"])?;
+    let retention_key = key("retention.ms");
+    Ok(LogConfig {
+        segment_bytes: r.i64_min(key("segment.bytes"), defaults.segment_bytes as i64, 14)? as u64,
+        segment_ms: r.i64_min(key("segment.ms"), defaults.segment_ms, 1)?,
+        segment_index_bytes: r.i64_min(key("segment.index.bytes"), defaults.segment_index_bytes as i64, 8)? as usize,
+        index_interval_bytes: r.i64_min(key("index.interval.bytes"), defaults.index_interval_bytes as i64, 0)? as usize,
+        retention_ms: check_retention(retention_key, r.i64(retention_key, defaults.retention_ms)?)?,
+        retention_bytes: r.i64(key("retention.bytes"), defaults.retention_bytes)?,
+        flush_messages: r.i64_min(key("flush.messages"), defaults.flush_messages, 1)?,
+        flush_ms: r.i64_min(key("flush.ms"), defaults.flush_ms, 0)?,
+        max_message_bytes: r.i32_min(key("max.message.bytes"), defaults.max_message_bytes as i32, 0)? as usize,
         message_timestamp_type: if ts_type == "logappendtime" { TimestampType::LogAppendTime } else { TimestampType::CreateTime },
         cleanup_policy,
-        delete_retention_ms: r.i64_min("log.cleaner.delete.retention.ms", d.delete_retention_ms, 0)?,
+        delete_retention_ms: r.i64_min(key("delete.retention.ms"), defaults.delete_retention_ms, 0)?,
         min_cleanable_dirty_ratio: ratio,
-        min_compaction_lag_ms: r.i64_min("log.cleaner.min.compaction.lag.ms", d.min_compaction_lag_ms, 0)?,
-    };
-    Ok(cfg)
+        min_compaction_lag_ms: r.i64_min(key("min.compaction.lag.ms"), defaults.min_compaction_lag_ms, 0)?,
+    })
 }
 
 fn check_retention(key: &str, v: i64) -> Result<i64, ConfigError> {
@@ -334,45 +349,12 @@ pub const TOPIC_CONFIG_KEYS: &[(&str, &str)] = &[
 /// Applies per-topic overrides to the broker defaults. Unknown topic keys are refused (as Kafka does on
 /// CreateTopics), because a typo there would silently change nothing.
 pub fn topic_log_config(defaults: &LogConfig, topic_props: &Props) -> Result<LogConfig, ConfigError> {
-    let r = PropReader::new(topic_props);
     for (key, value) in topic_props {
         if !TOPIC_CONFIG_KEYS.iter().any(|(k, _)| k == key) {
             return Err(ConfigError::new(key, value, "unknown topic configuration"));
         }
     }
-    let cleanup_policy = match r.raw("cleanup.policy") {
-        None => defaults.cleanup_policy,
-        Some(v) => CleanupPolicy::parse(v)
-            .ok_or_else(|| ConfigError::new("cleanup.policy", v, "expected delete, compact or compact,delete"))?,
-    };
-    let ratio = match r.raw("min.cleanable.dirty.ratio") {
-        None => defaults.min_cleanable_dirty_ratio,
-        Some(v) => match v.trim().parse::<f64>() {
-            Ok(x) if (0.0..=1.0).contains(&x) => x,
-            _ => return Err(ConfigError::new("min.cleanable.dirty.ratio", v, "expected a number between 0 and 1")),
-        },
-    };
-    let ts_default = match defaults.message_timestamp_type {
-        TimestampType::CreateTime => "CreateTime",
-        TimestampType::LogAppendTime => "LogAppendTime",
-    };
-    let ts_type = r.one_of("message.timestamp.type", ts_default, &["createtime", "logappendtime"])?;
-    Ok(LogConfig {
-        segment_bytes: r.i64_min("segment.bytes", defaults.segment_bytes as i64, 14)? as u64,
-        segment_ms: r.i64_min("segment.ms", defaults.segment_ms, 1)?,
-        segment_index_bytes: r.i64_min("segment.index.bytes", defaults.segment_index_bytes as i64, 8)? as usize,
-        index_interval_bytes: r.i64_min("index.interval.bytes", defaults.index_interval_bytes as i64, 0)? as usize,
-        retention_ms: check_retention("retention.ms", r.i64("retention.ms", defaults.retention_ms)?)?,
-        retention_bytes: r.i64("retention.bytes", defaults.retention_bytes)?,
-        flush_messages: r.i64_min("flush.messages", defaults.flush_messages, 1)?,
-        flush_ms: r.i64_min("flush.ms", defaults.flush_ms, 0)?,
-        max_message_bytes: r.i32_min("max.message.bytes", defaults.max_message_bytes as i32, 0)? as usize,
-        message_timestamp_type: if ts_type == "logappendtime" { TimestampType::LogAppendTime } else { TimestampType::CreateTime },
-        cleanup_policy,
-        delete_retention_ms: r.i64_min("delete.retention.ms", defaults.delete_retention_ms, 0)?,
-        min_cleanable_dirty_ratio: ratio,
-        min_compaction_lag_ms: r.i64_min("min.compaction.lag.ms", defaults.min_compaction_lag_ms, 0)?,
-    })
+    read_log_config(&PropReader::new(topic_props), defaults, |k| k)
 }
 
 /// The value in force for a topic config key, and whether it is the broker default.
