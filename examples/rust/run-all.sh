@@ -19,7 +19,7 @@ EXAMPLES=(
 
 cargo build -q -p streamlet-examples --bins
 for name in "${EXAMPLES[@]}"; do
-  [ -f "examples/rust/src/bin/$name.rs" ] || continue
+  [ -f "examples/rust/src/bin/$name.rs" ] || { echo "example $name is missing" >&2; exit 1; }
   echo "=== $name"
   if ! cargo run -q -p streamlet-examples --bin "$name"; then
     echo "example $name FAILED" >&2
