@@ -12,5 +12,8 @@ cargo build --workspace --all-targets --locked
 section "Rust: tests"
 cargo test --workspace --locked
 
+section "Rust examples (each against an embedded broker)"
+examples/rust/run-all.sh
+
 section "Interop: third-party clients against a Streamlet broker"
 STREAMLET_BIN="$PWD/target/debug/streamlet" tests/interop/run.sh

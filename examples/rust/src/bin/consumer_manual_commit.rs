@@ -55,7 +55,7 @@ fn main() {
         check(Instant::now() < deadline, "the commit_async callback did not report success in time");
         first.poll(Duration::from_millis(50)).unwrap_or_else(|e| fail(format!("poll: {e}")));
     }
-    let committed = first.committed(&[tp.clone()]).unwrap_or_else(|e| fail(format!("committed: {e}")));
+    let committed = first.committed(std::slice::from_ref(&tp)).unwrap_or_else(|e| fail(format!("committed: {e}")));
     check(committed.get(&tp) == Some(&Some(8)), format!("expected committed offset 8, got {committed:?}"));
     first.close().unwrap_or_else(|e| fail(format!("close: {e}")));
     println!("first consumer closed (records 8 and 9 were received but not committed)");

@@ -12,7 +12,8 @@ fn main() {
 
     for i in 0..COUNT {
         // The returned DeliveryFuture is dropped: nobody waits for this record's outcome.
-        let _ = producer.send(ProducerRecord::new(topic.as_str()).value(format!("message {i}")));
+        // Fire and forget: the record is sent whether or not its delivery future is kept.
+        drop(producer.send(ProducerRecord::new(topic.as_str()).value(format!("message {i}"))));
     }
     println!("sent {COUNT} records without waiting");
     producer.flush(WAIT).unwrap_or_else(|e| fail(format!("flush: {e}")));

@@ -57,7 +57,8 @@ fn main() {
         .unwrap_or_else(|e| fail(format!("producer: {e}")));
 
     for i in 0..COUNT {
-        let _ = producer.send(ProducerRecord::new(topic.as_str()).value(format!("payload {i}")));
+        // Fire and forget: results arrive through the interceptor.
+        drop(producer.send(ProducerRecord::new(topic.as_str()).value(format!("payload {i}"))));
     }
     producer.flush(WAIT).unwrap_or_else(|e| fail(format!("flush: {e}")));
     let (ok, failed) = (counter.ok.load(Ordering::Relaxed), counter.failed.load(Ordering::Relaxed));
