@@ -25,17 +25,25 @@ pub async fn handle(state: &Arc<BrokerState>, version: i16, req: &FetchRequest, 
     let deadline = tokio::time::Instant::now() + max_wait;
     let min_bytes = req.min_bytes.max(0) as usize;
     let mut shutdown = shutdown.clone();
+    // Parked only once there is reason to wait: a fetch that finds data (the common case) touches no waiter list.
+    let mut parked: Option<Arc<Notify>> = None;
     loop {
-        let notify = Arc::new(Notify::new());
-        let (resp, bytes, has_error) = read_all(state, version, req, Some(&notify));
+        let (resp, bytes, has_error) = read_all(state, version, req, parked.as_ref());
         let expired = tokio::time::Instant::now() >= deadline;
         if bytes >= min_bytes.max(1) || has_error || expired || min_bytes == 0 || *shutdown.borrow() {
             return resp;
         }
+        let Some(notify) = parked.take() else {
+            // Park, then read again: an append between the first read and the parking is not missed.
+            parked = Some(Arc::new(Notify::new()));
+            continue;
+        };
         tokio::select! {
             _ = tokio::time::timeout_at(deadline, notify.notified()) => {}
             _ = shutdown.changed() => {}
         }
+        // A wake-up empties the partitions' waiter lists: park anew for the next read.
+        parked = Some(Arc::new(Notify::new()));
     }
 }
 
