@@ -1,0 +1,41 @@
+//! Read-only access to index files for tools (`streamlet dump-log`): the entries as stored, without opening
+//! the files for writing or sanitizing them the way a log does on load.
+
+use std::io;
+use std::path::Path;
+
+use super::{offset_index, time_index};
+
+/// The base offset a segment file is named by (`00000000000000000042.index` -> 42).
+pub fn segment_base_offset(path: &Path) -> io::Result<i64> {
+    let stem = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.split('.').next()).unwrap_or("");
+    stem.parse::<i64>().map_err(|_| {
+        io::Error::new(io::ErrorKind::InvalidInput, format!("{}: not a segment file name (20-digit base offset)", path.display()))
+    })
+}
+
+/// Entries up to the first all-zero one after the first (an active segment's preallocated tail), as Kafka's
+/// DumpLogSegments stops there too.
+fn entries(path: &Path, size: usize) -> io::Result<Vec<Vec<u8>>> {
+    let bytes = std::fs::read(path)?;
+    let mut out = Vec::new();
+    for (i, e) in bytes.chunks_exact(size).enumerate() {
+        if i > 0 && e.iter().all(|b| *b == 0) {
+            break;
+        }
+        out.push(e.to_vec());
+    }
+    Ok(out)
+}
+
+/// `.index` entries: (offset, position).
+pub fn read_offset_index(path: &Path) -> io::Result<Vec<(i64, u64)>> {
+    let base = segment_base_offset(path)?;
+    Ok(entries(path, offset_index::ENTRY_SIZE)?.iter().map(|e| offset_index::decode_entry(e, base)).collect())
+}
+
+/// `.timeindex` entries: (timestamp, offset).
+pub fn read_time_index(path: &Path) -> io::Result<Vec<(i64, i64)>> {
+    let base = segment_base_offset(path)?;
+    Ok(entries(path, time_index::ENTRY_SIZE)?.iter().map(|e| time_index::decode_entry(e, base)).collect())
+}
