@@ -14,13 +14,13 @@ pub fn segment_base_offset(path: &Path) -> io::Result<i64> {
     })
 }
 
-/// Entries up to the first all-zero one after the first (an active segment's preallocated tail), as Kafka's
-/// DumpLogSegments stops there too.
+/// Entries up to the first all-zero one: the active segment's preallocated tail. (A real `.index` entry never
+/// has position 0, and a `.timeindex` entry of timestamp 0 at the base offset is not worth telling apart.)
 fn entries(path: &Path, size: usize) -> io::Result<Vec<Vec<u8>>> {
     let bytes = std::fs::read(path)?;
     let mut out = Vec::new();
-    for (i, e) in bytes.chunks_exact(size).enumerate() {
-        if i > 0 && e.iter().all(|b| *b == 0) {
+    for e in bytes.chunks_exact(size) {
+        if e.iter().all(|b| *b == 0) {
             break;
         }
         out.push(e.to_vec());
