@@ -58,7 +58,7 @@ pub struct GroupsArgs {
     #[arg(long)]
     to_latest: bool,
     /// Reset to this offset.
-    #[arg(long, value_name = "OFFSET")]
+    #[arg(long, value_name = "OFFSET", allow_hyphen_values = true)]
     to_offset: Option<i64>,
     /// Move the committed offset by N (negative: back).
     #[arg(long, value_name = "N", allow_hyphen_values = true)]

@@ -36,9 +36,10 @@ fn line(verb: &str, count: u64, bytes: u64, elapsed: Duration, total_latency: u6
     let secs = elapsed.as_secs_f64().max(1e-9);
     let avg = if count == 0 { 0.0 } else { total_latency as f64 / count as f64 };
     format!(
-        "{count} records {verb}, {:.1} records/sec ({:.2} MB/sec), {avg:.1} ms avg latency, {max_latency:.1} ms max latency",
+        "{count} records {verb}, {:.1} records/sec ({:.2} MB/sec), {avg:.1} ms avg latency, {:.1} ms max latency",
         count as f64 / secs,
         bytes as f64 / 1024.0 / 1024.0 / secs,
+        max_latency as f64,
     )
 }
 
