@@ -390,7 +390,7 @@ impl Admin {
     pub fn create_partitions(&self, topics: &[(&str, i32)]) -> Result<TopicResults, ClientError> {
         let req = CreatePartitionsRequest::default()
             .with_timeout_ms(self.timeout.as_millis().min(i32::MAX as u128) as i32)
-            .with_topics(topics.iter().map(|(t, n)| create_partitions_request::CreatePartitionsTopic::default().with_name(tn(t)).with_count(*n)).collect());
+            .with_topics(topics.iter().map(|(t, n)| create_partitions_request::CreatePartitionsTopic::default().with_name(tn(t)).with_count(*n).with_assignments(None)).collect());
         self.run(async {
             let conn = self.controller().await?;
             let (resp, _): (CreatePartitionsResponse, i16) = conn.send(ApiKey::CreatePartitions, &req).await?;
