@@ -71,7 +71,8 @@ pub fn describe_error(e: &ClientError) -> String {
             let detail = message.as_deref().filter(|m| !m.is_empty()).map(|m| format!(": {m}")).unwrap_or_default();
             format!("{}{detail}", error_name(*code))
         }
-        ClientError::Connection { .. } | ClientError::Timeout(_) => format!("cannot reach the broker: {e}"),
+        ClientError::Connection { .. } => format!("cannot reach the broker: {e}"),
+        ClientError::Timeout(_) => format!("no answer in time: {e}"),
         e => e.to_string(),
     }
 }
@@ -109,6 +110,16 @@ impl From<io::Error> for Failure {
 }
 
 pub type ToolResult = Result<(), Failure>;
+
+/// A producer's send error; a timeout there means metadata for the topic never came.
+pub fn describe_send_error(e: &ClientError, topic: &str) -> String {
+    match e {
+        ClientError::Timeout(ms) => format!(
+            "no metadata for topic '{topic}' after {ms} ms: it does not exist and the broker does not create it, or the broker is unreachable"
+        ),
+        e => describe_error(e),
+    }
+}
 
 /// Runs a tool and turns its outcome into the process exit code, the error on stderr.
 pub fn finish(r: ToolResult) -> i32 {

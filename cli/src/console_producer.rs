@@ -12,7 +12,7 @@ use clap::Args;
 use streamlet::client::producer::{Producer, ProducerConfig, ProducerRecord};
 use streamlet::config::{read_properties_file, Props};
 
-use crate::common::{describe_error, finish, parse_kv, ClientArgs, Failure, ToolResult, EXIT_FAILED};
+use crate::common::{describe_error, describe_send_error, finish, parse_kv, ClientArgs, Failure, ToolResult, EXIT_FAILED};
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
@@ -177,6 +177,7 @@ fn run_inner(args: &ProducerArgs) -> ToolResult {
 
     // Ctrl-C: what was read is still delivered (flushed) before exiting, as Kafka's tool does on shutdown.
     let failures = Arc::new(AtomicUsize::new(0));
+    let topic: Arc<str> = args.topic.as_str().into();
     {
         let (p, f) = (producer.clone(), failures.clone());
         crate::common::on_signal(move || {
@@ -210,10 +211,11 @@ fn run_inner(args: &ProducerArgs) -> ToolResult {
             }
         };
         let f = failures.clone();
+        let topic = topic.clone();
         let fut = producer.send_with_callback(rec, move |r| {
             if let Err(e) = r {
                 f.fetch_add(1, Ordering::SeqCst);
-                eprintln!("error: record from line {n} was not delivered: {}", describe_error(&e));
+                eprintln!("error: record from line {n} was not delivered: {}", describe_send_error(&e, &topic));
             }
         });
         if args.sync {

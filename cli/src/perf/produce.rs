@@ -11,7 +11,7 @@ use streamlet::client::producer::{Producer, ProducerConfig, ProducerRecord};
 use streamlet::config::read_properties_file;
 
 use super::stats::Stats;
-use crate::common::{describe_error, finish, parse_kv, stop_flag, ClientArgs, Failure, ToolResult};
+use crate::common::{describe_error, describe_send_error, finish, parse_kv, stop_flag, ClientArgs, Failure, ToolResult};
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
@@ -76,6 +76,7 @@ fn run_inner(args: &ProduceArgs) -> ToolResult {
     let payload: Bytes = (0..args.record_size).map(|i| b'A' + ((i * 7919 + 13) % 26) as u8).collect::<Vec<u8>>().into();
     let shared = Arc::new(Mutex::new(Shared { stats: Stats::new(args.num_records, "sent"), failures: 0, first_error: None }));
     let every = Duration::from_millis(args.reporting_interval);
+    let topic: Arc<str> = args.topic.as_str().into();
     let start = Instant::now();
     let mut sent = 0u64;
     while sent < args.num_records && !stop.load(Ordering::SeqCst) {
@@ -88,6 +89,7 @@ fn run_inner(args: &ProduceArgs) -> ToolResult {
             }
         }
         let s = shared.clone();
+        let cb_topic = topic.clone();
         let t0 = Instant::now();
         let size = args.record_size;
         let fut = producer.send_with_callback(ProducerRecord::new(&args.topic).value(payload.clone()), move |r| {
@@ -96,14 +98,15 @@ fn run_inner(args: &ProduceArgs) -> ToolResult {
                 Ok(_) => s.stats.record(t0.elapsed().as_millis() as u64, size),
                 Err(e) => {
                     s.failures += 1;
-                    s.first_error.get_or_insert_with(|| describe_error(&e));
+                    s.first_error.get_or_insert_with(|| describe_send_error(&e, &cb_topic));
                 }
             }
         });
         // A send that cannot even start (metadata or buffer wait timed out) is a failure now.
         if let Some(Err(e)) = fut.try_result() {
             if sent == 0 {
-                return Err(e.into());
+                let message = describe_send_error(&e, &topic);
+                return Err(Failure { message, ..Failure::from(e) });
             }
         }
         sent += 1;
