@@ -165,7 +165,7 @@ fn delete(admin: &Admin, args: &GroupsArgs) -> ToolResult {
 
 /// The partitions --topic / --all-topics name.
 fn reset_partitions(admin: &Admin, args: &GroupsArgs, group: &str) -> Result<Vec<(String, i32)>, Failure> {
-    if args.all_topics == !args.topic.is_empty() {
+    if args.all_topics != args.topic.is_empty() {
         return Err(Failure::usage("--reset-offsets needs either --topic or --all-topics"));
     }
     if args.all_topics {

@@ -69,7 +69,7 @@ fn command_config_file() {
     let b = broker();
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("client.properties");
-    std::fs::write(&good, format!("# shared client settings\nbootstrap.servers=ignored:1\nclient.id=cli-test\nrequest.timeout.ms=5000\nlinger.ms=1\n")).unwrap();
+    std::fs::write(&good, "# shared client settings\nbootstrap.servers=ignored:1\nclient.id=cli-test\nrequest.timeout.ms=5000\nlinger.ms=1\n").unwrap();
     let bad = dir.path().join("bad.properties");
     std::fs::write(&bad, "request.timeout.ms=never\n").unwrap();
     let addr = b.bootstrap_servers();
