@@ -92,6 +92,7 @@ impl From<ConsumerError> for Failure {
     fn from(e: ConsumerError) -> Failure {
         match e {
             ConsumerError::Client(c) => c.into(),
+            e @ ConsumerError::InvalidArgument(_) => Failure::usage(e),
             e => Failure::failed(e),
         }
     }

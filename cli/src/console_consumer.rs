@@ -24,6 +24,7 @@ use crate::common::{finish, parse_kv, stop_flag, ClientArgs, Failure, ToolResult
   streamlet console-consumer --topic orders --group audit --property print.key=true --property print.offset=true
   streamlet console-consumer --topic orders --partition 2 --offset 100 --timeout-ms 5000
   streamlet console-consumer --topic tx --isolation-level read_committed --from-beginning
+  streamlet console-consumer --include 'orders-.*' --group audit --property print.key=true
 
 Formatter properties (--property): print.key, print.value (true), print.partition, print.offset,
 print.timestamp, print.headers, key.separator (TAB), line.separator (newline), headers.separator (,),
@@ -37,8 +38,12 @@ pub struct ConsumerArgs {
     #[command(flatten)]
     client: ClientArgs,
     /// Topic to read.
-    #[arg(long)]
-    topic: String,
+    #[arg(long, required_unless_present = "include", conflicts_with = "include")]
+    topic: Option<String>,
+    /// Read every topic whose whole name matches this regular expression (a group is joined: --group, or a
+    /// generated console-consumer-NNNN).
+    #[arg(long, value_name = "REGEX", conflicts_with = "partition")]
+    include: Option<String>,
     /// Consumer group to join (and commit offsets to). Without it, every partition is read with no group.
     #[arg(long)]
     group: Option<String>,
@@ -176,6 +181,15 @@ impl Formatter {
     }
 }
 
+/// --group, or for --include without one a generated group (as Kafka's tool does: a pattern needs a group).
+fn group(args: &ConsumerArgs) -> Option<String> {
+    match (&args.group, &args.include) {
+        (Some(g), _) => Some(g.clone()),
+        (None, Some(_)) => Some(format!("console-consumer-{}", std::process::id() as u64 * 1000 + crate::common::now_ms() as u64 % 1000)),
+        (None, None) => None,
+    }
+}
+
 fn consumer_props(args: &ConsumerArgs) -> Result<Props, Failure> {
     let mut extra: Vec<(String, String)> = Vec::new();
     if let Some(path) = &args.consumer_config {
@@ -185,8 +199,8 @@ fn consumer_props(args: &ConsumerArgs) -> Result<Props, Failure> {
         extra.push(parse_kv("--consumer-property", kv)?);
     }
     let mut props = args.client.props(&extra)?;
-    if let Some(g) = &args.group {
-        props.insert("group.id".into(), g.clone());
+    if let Some(g) = group(args) {
+        props.insert("group.id".into(), g);
     }
     if args.from_beginning {
         props.insert("auto.offset.reset".into(), "earliest".into());
@@ -217,36 +231,12 @@ fn run_inner(args: &ConsumerArgs) -> ToolResult {
     let consumer = Consumer::new(ConsumerConfig::from_props(&props)?)?;
     let stop = stop_flag();
 
-    let partitions = consumer.partitions_for(&args.topic)?;
-    if partitions.is_empty() {
-        return Err(Failure::failed(format!("topic '{}' does not exist (UNKNOWN_TOPIC_OR_PARTITION)", args.topic)));
-    }
-    if let Some(p) = args.partition {
-        if !partitions.contains(&p) {
-            return Err(Failure::failed(format!(
-                "partition {p} of topic '{}' does not exist: it has {} partitions (UNKNOWN_TOPIC_OR_PARTITION)",
-                args.topic,
-                partitions.len()
-            )));
-        }
-    }
-    if args.group.is_some() && args.partition.is_none() {
-        consumer.subscribe(&[args.topic.as_str()], None)?;
+    let grouped = props.contains_key("group.id");
+    if let Some(pattern) = &args.include {
+        consumer.subscribe_pattern(pattern, None)?;
     } else {
-        let tps: Vec<TopicPartition> = match args.partition {
-            Some(p) => vec![(args.topic.clone(), p)],
-            None => partitions.iter().map(|p| (args.topic.clone(), *p)).collect(),
-        };
-        consumer.assign(&tps)?;
-        match start {
-            Some(-2) => consumer.seek_to_beginning(&tps)?,
-            Some(-1) => consumer.seek_to_end(&tps)?,
-            Some(n) => consumer.seek(&tps[0], n)?,
-            // With a group, committed offsets (then auto.offset.reset) decide.
-            None if args.group.is_some() => {}
-            None if args.from_beginning => consumer.seek_to_beginning(&tps)?,
-            None => consumer.seek_to_end(&tps)?,
-        }
+        let topic = args.topic.clone().expect("clap requires --topic without --include");
+        subscribe_or_assign(&consumer, args, &topic, start)?;
     }
 
     let mut printed: BTreeMap<TopicPartition, i64> = BTreeMap::new();
@@ -284,13 +274,13 @@ fn run_inner(args: &ConsumerArgs) -> ToolResult {
             }
         }
         let _ = stdout.flush();
-        if args.group.is_some() && !printed.is_empty() && last_commit.elapsed() >= Duration::from_millis(commit_interval) {
+        if grouped && !printed.is_empty() && last_commit.elapsed() >= Duration::from_millis(commit_interval) {
             consumer.commit_async(Some(printed.clone()), None)?;
             last_commit = Instant::now();
         }
     }
     let _ = stdout.flush();
-    if args.group.is_some() && !printed.is_empty() {
+    if grouped && !printed.is_empty() {
         if let Err(e) = consumer.commit_sync(Some(printed)) {
             eprintln!("error: committing the printed offsets failed: {e}");
             failure.get_or_insert(Failure { code: crate::common::EXIT_FAILED, message: String::new() });
@@ -299,4 +289,40 @@ fn run_inner(args: &ConsumerArgs) -> ToolResult {
     let _ = consumer.close();
     eprintln!("Processed a total of {count} messages");
     failure.map_or(Ok(()), Err)
+}
+
+/// --topic: subscribe with a group (unless --partition), otherwise assign and position by --offset /
+/// --from-beginning.
+fn subscribe_or_assign(consumer: &Consumer, args: &ConsumerArgs, topic: &str, start: Option<i64>) -> ToolResult {
+    let partitions = consumer.partitions_for(topic)?;
+    if partitions.is_empty() {
+        return Err(Failure::failed(format!("topic '{topic}' does not exist (UNKNOWN_TOPIC_OR_PARTITION)")));
+    }
+    if let Some(p) = args.partition {
+        if !partitions.contains(&p) {
+            return Err(Failure::failed(format!(
+                "partition {p} of topic '{topic}' does not exist: it has {} partitions (UNKNOWN_TOPIC_OR_PARTITION)",
+                partitions.len()
+            )));
+        }
+    }
+    if args.group.is_some() && args.partition.is_none() {
+        consumer.subscribe(&[topic], None)?;
+        return Ok(());
+    }
+    let tps: Vec<TopicPartition> = match args.partition {
+        Some(p) => vec![(topic.to_string(), p)],
+        None => partitions.iter().map(|p| (topic.to_string(), *p)).collect(),
+    };
+    consumer.assign(&tps)?;
+    match start {
+        Some(-2) => consumer.seek_to_beginning(&tps)?,
+        Some(-1) => consumer.seek_to_end(&tps)?,
+        Some(n) => consumer.seek(&tps[0], n)?,
+        // With a group, committed offsets (then auto.offset.reset) decide.
+        None if args.group.is_some() => {}
+        None if args.from_beginning => consumer.seek_to_beginning(&tps)?,
+        None => consumer.seek_to_end(&tps)?,
+    }
+    Ok(())
 }

@@ -128,3 +128,25 @@ fn sigint_exits_cleanly_and_commits() {
     assert_eq!(admin(&b).list_group_offsets("interrupted").unwrap()[&("s".to_string(), 0)], 50);
     b.shutdown();
 }
+
+#[test]
+fn include_pattern() {
+    let b = broker();
+    let addr = b.bootstrap_servers();
+    for t in ["inc-a", "inc-b", "other"] {
+        create_topic(&b, t, 1);
+        run_with_input(&with_bootstrap(&addr, &["console-producer", "--topic", t]), &format!("from-{t}\n")).ok();
+    }
+    let r = run(&with_bootstrap(&addr, &["console-consumer", "--include", "inc-.*", "--group", "gi", "--from-beginning", "--max-messages", "2", "--timeout-ms", "20000"])).ok();
+    let mut lines = r.lines();
+    lines.sort();
+    assert_eq!(lines, ["from-inc-a", "from-inc-b"]);
+    assert_eq!(admin(&b).list_group_offsets("gi").unwrap().len(), 2);
+    // Without --group a group is generated; a bad pattern and --partition are usage errors.
+    let r = run(&with_bootstrap(&addr, &["console-consumer", "--include", "oth.*", "--from-beginning", "--max-messages", "1", "--timeout-ms", "20000"])).ok();
+    assert_eq!(r.lines(), ["from-other"]);
+    run(&with_bootstrap(&addr, &["console-consumer", "--include", "inc-(", "--timeout-ms", "1000"])).fails(2, "inc-(");
+    run(&with_bootstrap(&addr, &["console-consumer", "--include", "inc-.*", "--partition", "0"])).fails(2, "cannot be used with");
+    run(&with_bootstrap(&addr, &["console-consumer"])).fails(2, "--topic");
+    b.shutdown();
+}
