@@ -17,6 +17,8 @@ use crate::common::{describe_error, error_name, finish, out, out_or_exit, Client
     after_help = "Examples:
   streamlet consumer-groups --list
   streamlet consumer-groups --describe --group audit
+  streamlet consumer-groups --describe --group audit --members
+  streamlet consumer-groups --describe --group audit --state
   streamlet consumer-groups --reset-offsets --group audit --topic orders --to-earliest --dry-run
   streamlet consumer-groups --reset-offsets --group audit --topic orders:0,1 --shift-by -10 --execute
   streamlet consumer-groups --reset-offsets --group audit --all-topics --to-datetime 2024-05-01T00:00:00Z --execute
@@ -42,6 +44,12 @@ pub struct GroupsArgs {
     /// Delete a group (refused with NON_EMPTY_GROUP while it has members).
     #[arg(long)]
     delete: bool,
+    /// With --describe: one line per member (id, host, client id, partitions) instead of per partition.
+    #[arg(long, requires = "describe", conflicts_with = "state")]
+    members: bool,
+    /// With --describe: the group's assignor, state and member count.
+    #[arg(long, requires = "describe")]
+    state: bool,
     /// The group (repeatable for --describe and --delete).
     #[arg(long)]
     group: Vec<String>,
@@ -93,7 +101,11 @@ fn run_inner(args: &GroupsArgs) -> ToolResult {
         Ok(())
     } else if args.describe {
         for g in &args.group {
-            describe(&admin, g)?;
+            if args.members || args.state {
+                describe_members(&admin, g, args.state)?;
+            } else {
+                describe(&admin, g)?;
+            }
         }
         Ok(())
     } else if args.reset_offsets {
@@ -137,6 +149,27 @@ fn describe(admin: &Admin, group: &str) -> ToolResult {
         let (member, host, client) = owner.get(tp).copied().unwrap_or(("-", "-", "-"));
         let show = |v: Option<i64>| v.map_or("-".to_string(), |v| v.to_string());
         out_or_exit(out(row(&[group, &tp.0, &tp.1.to_string(), &show(cur), &show(end), &lag, member, host, client])))?;
+    }
+    Ok(())
+}
+
+fn describe_members(admin: &Admin, group: &str, state_only: bool) -> ToolResult {
+    let d = admin.describe_groups(&[group])?.remove(0);
+    if d.state == "Dead" {
+        return Err(Failure::failed(format!("consumer group '{group}' does not exist (GROUP_ID_NOT_FOUND)")));
+    }
+    if state_only {
+        out_or_exit(out(format!("\n{:<24} {:<20} {:<20} {}", "GROUP", "ASSIGNMENT-STRATEGY", "STATE", "#MEMBERS")))?;
+        let strategy = if d.protocol.is_empty() { "-" } else { d.protocol.as_str() };
+        return out_or_exit(out(format!("{group:<24} {strategy:<20} {:<20} {}", d.state, d.members.len())));
+    }
+    if d.members.is_empty() {
+        return out_or_exit(out(format!("\nConsumer group '{group}' has no active members.")));
+    }
+    out_or_exit(out(format!("\n{:<24} {:<40} {:<16} {:<20} {}", "GROUP", "CONSUMER-ID", "HOST", "CLIENT-ID", "#PARTITIONS")))?;
+    for m in &d.members {
+        let n = m.assignment.as_ref().map_or(0, |a| a.len());
+        out_or_exit(out(format!("{group:<24} {:<40} {:<16} {:<20} {n}", m.member_id, m.host, m.client_id)))?;
     }
     Ok(())
 }

@@ -37,7 +37,14 @@ fn list_describe_and_delete() {
     let row = r.lines().into_iter().find(|l| l.starts_with("audit ")).expect("a row").to_string();
     assert!(row.contains("live-one") && row.contains("127.0.0.1"), "{r:?}");
     g(&["consumer-groups", "--delete", "--group", "audit"]).fails(1, "NON_EMPTY_GROUP");
+    let r = g(&["consumer-groups", "--describe", "--group", "audit", "--members"]).ok();
+    let member: Vec<&str> = r.lines().last().unwrap().split_whitespace().collect();
+    assert_eq!((member[0], member[3], member[4]), ("audit", "live-one", "1"), "{r:?}");
+    let r = g(&["consumer-groups", "--describe", "--group", "audit", "--state"]).ok();
+    assert_eq!(r.lines().last().unwrap().split_whitespace().collect::<Vec<_>>(), ["audit", "range", "Stable", "1"], "{r:?}");
     consumer.close().unwrap();
+    let r = g(&["consumer-groups", "--describe", "--group", "audit", "--state"]).ok();
+    assert_eq!(r.lines().last().unwrap().split_whitespace().collect::<Vec<_>>(), ["audit", "-", "Empty", "0"], "{r:?}");
 
     let r = g(&["consumer-groups", "--delete", "--group", "audit"]).ok();
     assert!(r.stdout.contains("Deletion of requested consumer groups ('audit') was successful."), "{r:?}");
