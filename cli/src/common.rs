@@ -185,22 +185,30 @@ pub fn now_ms() -> i64 {
 }
 
 /// Runs `f` on the first SIGINT/SIGTERM, from a small signal thread (handlers are in place when this returns).
+/// A second signal ends the process at once (exit 130), should the clean-up hang on an unreachable broker.
 pub fn on_signal(f: impl FnOnce() + Send + 'static) {
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
+            use tokio::signal::unix::{signal, SignalKind};
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("signal runtime");
-            rt.block_on(async {
-                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-                let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).expect("SIGINT handler");
-                let _ = ready_tx.send(());
-                tokio::select! {
-                    _ = int.recv() => {}
-                    _ = term.recv() => {}
-                }
+            let (mut int, mut term) = rt.block_on(async {
+                (signal(SignalKind::interrupt()).expect("SIGINT handler"), signal(SignalKind::terminate()).expect("SIGTERM handler"))
             });
-            f();
+            let _ = ready_tx.send(());
+            let next = |int: &mut tokio::signal::unix::Signal, term: &mut tokio::signal::unix::Signal| {
+                rt.block_on(async {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
+                })
+            };
+            next(&mut int, &mut term);
+            std::thread::spawn(f);
+            next(&mut int, &mut term);
+            std::process::exit(130);
         })
         .expect("signal thread");
     let _ = ready_rx.recv();
