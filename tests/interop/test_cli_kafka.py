@@ -162,3 +162,33 @@ def test_group_commits_printed_offsets_and_reset(kafka):
     eventually(lambda: streamlet(kafka, "consumer-groups", "--delete", "--group", g).returncode == 0,
                "the group to be deleted")
     fails(streamlet(kafka, "consumer-groups", "--describe", "--group", g), 1, "does not exist")
+
+
+def test_perf_tools(kafka):
+    t = name("cli-perf")
+    ok(streamlet(kafka, "topics", "--create", "--topic", t, "--partitions", "2", "--replication-factor", "1"))
+    p = ok(streamlet(kafka, "perf", "produce", "--topic", t, "--num-records", "2000", "--record-size", "100",
+                     "--throughput", "-1", "--producer-property", "acks=all"))
+    last = p.stdout.splitlines()[-1]
+    assert last.startswith("2000 records sent, ") and last.endswith(" ms 99.9th."), p.stdout
+    p = ok(streamlet(kafka, "perf", "consume", "--topic", t, "--messages", "2000", "--timeout", "30000"))
+    last = p.stdout.splitlines()[-1]
+    assert last.startswith("2000 records received, ") and last.endswith(" ms 99.9th."), p.stdout
+
+
+def test_dump_log_reads_kafka_segments(kafka):
+    if not hasattr(kafka, "dir"):
+        pytest.skip("the broker's data directory is not known")
+    t = name("cli-dump")
+    ok(streamlet(kafka, "topics", "--create", "--topic", t, "--partitions", "1", "--replication-factor", "1"))
+    ok(streamlet(kafka, "console-producer", "--topic", t, "--sync", "--compression-codec", "snappy",
+                 "--property", "parse.key=true", input="k0\tv0\nk1\tv1\n"))
+    seg = Path(kafka.dir) / "data" / f"{t}-0" / ("0" * 20)
+    p = subprocess.run([BINARY, "dump-log", "--print-data-log", f"{seg}.log", f"{seg}.index", f"{seg}.timeindex"],
+                       capture_output=True, text=True, timeout=TOOL_TIMEOUT)
+    ok(p)
+    batches = [l for l in p.stdout.splitlines() if l.startswith("baseOffset:")]
+    assert len(batches) == 2, p.stdout
+    assert all("compresscodec: snappy" in b and "isvalid: true" in b for b in batches), p.stdout
+    records = [l for l in p.stdout.splitlines() if l.startswith("| offset:")]
+    assert [r.split(" key: ")[1] for r in records] == ["k0 payload: v0", "k1 payload: v1"], p.stdout
