@@ -3,16 +3,18 @@
 //!
 //! With --group, offsets are committed for exactly what was printed (not for what `poll` fetched beyond
 //! --max-messages): automatic commits are replaced by explicit ones, every auto.commit.interval.ms and on exit,
-//! including exit by SIGINT/SIGTERM.
+//! including exit by SIGINT/SIGTERM, and for partitions a rebalance takes away, before they go (so a new owner
+//! never sees its commits overwritten by stale ones from here).
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use streamlet::client::consumer::{Consumer, ConsumerConfig, ConsumerRecord, TopicPartition};
+use streamlet::client::consumer::{Consumer, ConsumerConfig, ConsumerRecord, RebalanceListener, TopicPartition};
 use streamlet::config::{read_properties_file, Props};
 use streamlet::record::TimestampType;
 
@@ -232,14 +234,15 @@ fn run_inner(args: &ConsumerArgs) -> ToolResult {
     let stop = stop_flag();
 
     let grouped = props.contains_key("group.id");
+    let printed: Printed = Arc::new(Mutex::new(BTreeMap::new()));
+    let listener = || Some(Box::new(CommitOnRevoke(printed.clone())) as Box<dyn RebalanceListener>);
     if let Some(pattern) = &args.include {
-        consumer.subscribe_pattern(pattern, None)?;
+        consumer.subscribe_pattern(pattern, listener())?;
     } else {
         let topic = args.topic.clone().expect("clap requires --topic without --include");
-        subscribe_or_assign(&consumer, args, &topic, start)?;
+        subscribe_or_assign(&consumer, args, &topic, start, listener())?;
     }
 
-    let mut printed: BTreeMap<TopicPartition, i64> = BTreeMap::new();
     let mut count: u64 = 0;
     let mut last_record = Instant::now();
     let mut last_commit = Instant::now();
@@ -267,21 +270,22 @@ fn run_inner(args: &ConsumerArgs) -> ToolResult {
                 }
                 break 'outer;
             }
-            printed.insert((r.topic.clone(), r.partition), r.offset + 1);
+            lock(&printed).insert((r.topic.clone(), r.partition), r.offset + 1);
             count += 1;
             if args.max_messages.is_some_and(|m| count >= m) {
                 break;
             }
         }
         let _ = stdout.flush();
-        if grouped && !printed.is_empty() && last_commit.elapsed() >= Duration::from_millis(commit_interval) {
-            consumer.commit_async(Some(printed.clone()), None)?;
+        if grouped && !lock(&printed).is_empty() && last_commit.elapsed() >= Duration::from_millis(commit_interval) {
+            consumer.commit_async(Some(lock(&printed).clone()), None)?;
             last_commit = Instant::now();
         }
     }
     let _ = stdout.flush();
-    if grouped && !printed.is_empty() {
-        if let Err(e) = consumer.commit_sync(Some(printed)) {
+    let last = std::mem::take(&mut *lock(&printed));
+    if grouped && !last.is_empty() {
+        if let Err(e) = consumer.commit_sync(Some(last)) {
             eprintln!("error: committing the printed offsets failed: {e}");
             failure.get_or_insert(Failure { code: crate::common::EXIT_FAILED, message: String::new() });
         }
@@ -293,7 +297,7 @@ fn run_inner(args: &ConsumerArgs) -> ToolResult {
 
 /// --topic: subscribe with a group (unless --partition), otherwise assign and position by --offset /
 /// --from-beginning.
-fn subscribe_or_assign(consumer: &Consumer, args: &ConsumerArgs, topic: &str, start: Option<i64>) -> ToolResult {
+fn subscribe_or_assign(consumer: &Consumer, args: &ConsumerArgs, topic: &str, start: Option<i64>, listener: Option<Box<dyn RebalanceListener>>) -> ToolResult {
     let partitions = consumer.partitions_for(topic)?;
     if partitions.is_empty() {
         return Err(Failure::failed(format!("topic '{topic}' does not exist (UNKNOWN_TOPIC_OR_PARTITION)")));
@@ -307,7 +311,7 @@ fn subscribe_or_assign(consumer: &Consumer, args: &ConsumerArgs, topic: &str, st
         }
     }
     if args.group.is_some() && args.partition.is_none() {
-        consumer.subscribe(&[topic], None)?;
+        consumer.subscribe(&[topic], listener)?;
         return Ok(());
     }
     let tps: Vec<TopicPartition> = match args.partition {
@@ -325,4 +329,37 @@ fn subscribe_or_assign(consumer: &Consumer, args: &ConsumerArgs, topic: &str, st
         None => consumer.seek_to_end(&tps)?,
     }
     Ok(())
+}
+
+/// Next offset to commit per partition: one past the last record printed.
+type Printed = Arc<Mutex<BTreeMap<TopicPartition, i64>>>;
+
+fn lock(p: &Printed) -> std::sync::MutexGuard<'_, BTreeMap<TopicPartition, i64>> {
+    p.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Commits what was printed from partitions a rebalance revokes, and forgets partitions that were lost.
+struct CommitOnRevoke(Printed);
+
+impl RebalanceListener for CommitOnRevoke {
+    fn on_partitions_revoked(&mut self, consumer: &Consumer, partitions: &[TopicPartition]) {
+        let revoked: BTreeMap<TopicPartition, i64> = {
+            let mut p = lock(&self.0);
+            partitions.iter().filter_map(|tp| p.remove(tp).map(|o| (tp.clone(), o))).collect()
+        };
+        if !revoked.is_empty() {
+            if let Err(e) = consumer.commit_sync(Some(revoked)) {
+                eprintln!("warning: committing the printed offsets of revoked partitions failed: {e}");
+            }
+        }
+    }
+
+    fn on_partitions_assigned(&mut self, _consumer: &Consumer, _partitions: &[TopicPartition]) {}
+
+    fn on_partitions_lost(&mut self, _consumer: &Consumer, partitions: &[TopicPartition]) {
+        let mut p = lock(&self.0);
+        for tp in partitions {
+            p.remove(tp);
+        }
+    }
 }

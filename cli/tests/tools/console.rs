@@ -150,3 +150,34 @@ fn include_pattern() {
     run(&with_bootstrap(&addr, &["console-consumer"])).fails(2, "--topic");
     b.shutdown();
 }
+
+#[test]
+fn rebalance_commits_printed_offsets_of_revoked_partitions() {
+    let b = broker();
+    let addr = b.bootstrap_servers();
+    create_topic(&b, "rb", 2);
+    let lines: String = (0..10).map(|i| format!("r{i}\n")).collect();
+    run_with_input(&with_bootstrap(&addr, &["console-producer", "--topic", "rb", "--producer-property", "partitioner.class=org.apache.kafka.clients.producer.RoundRobinPartitioner"]), &lines).ok();
+
+    // Periodic commits are pushed out of the way: only the revocation can commit while A runs.
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("a.txt");
+    let mut cmd = command(&with_bootstrap(&addr, &["console-consumer", "--topic", "rb", "--group", "rbg", "--from-beginning", "--consumer-property", "auto.commit.interval.ms=600000"]));
+    cmd.stdout(std::fs::File::create(&out_path).unwrap());
+    let mut a = cmd.spawn().unwrap();
+    wait_until(Duration::from_secs(30), "consumer A to print all 10 records", || std::fs::read_to_string(&out_path).unwrap_or_default().lines().count() == 10);
+    assert!(admin(&b).list_group_offsets("rbg").unwrap().is_empty());
+
+    let other = streamlet::client::consumer::Consumer::from_props(&[("bootstrap.servers", addr.as_str()), ("group.id", "rbg")]).unwrap();
+    other.subscribe(&["rb"], None).unwrap();
+    wait_until(Duration::from_secs(30), "the second member to get a partition", || {
+        other.poll(Duration::from_millis(50)).unwrap();
+        !other.assignment().is_empty()
+    });
+    let offsets = admin(&b).list_group_offsets("rbg").unwrap();
+    assert_eq!(offsets.values().sum::<i64>(), 10, "{offsets:?}");
+    other.close().unwrap();
+    std::process::Command::new("kill").args(["-INT", &a.id().to_string()]).status().unwrap();
+    assert!(a.wait().unwrap().success());
+    b.shutdown();
+}
