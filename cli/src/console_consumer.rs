@@ -248,7 +248,11 @@ fn run_inner(args: &ConsumerArgs) -> ToolResult {
     let mut last_commit = Instant::now();
     let mut failure: Option<Failure> = None;
     let mut stdout = std::io::stdout().lock();
-    'outer: while !stop.load(Ordering::SeqCst) && args.max_messages.map_or(true, |m| count < m) {
+    let wants_more = |count: u64| match args.max_messages {
+        Some(m) => count < m,
+        None => true,
+    };
+    'outer: while !stop.load(Ordering::SeqCst) && wants_more(count) {
         if args.timeout_ms.is_some_and(|t| last_record.elapsed() >= Duration::from_millis(t)) {
             break;
         }

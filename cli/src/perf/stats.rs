@@ -62,7 +62,8 @@ impl Stats {
 
     pub fn record(&mut self, latency_ms: u64, bytes: usize) {
         let l = latency_ms.min(u32::MAX as u64) as u32;
-        if self.count % self.sampling == 0 {
+        // Every `sampling`-th latency (rem_euclid keeps this within the MSRV, unlike is_multiple_of).
+        if self.count.rem_euclid(self.sampling) == 0 {
             self.samples.push(l);
         }
         self.count += 1;
