@@ -39,3 +39,31 @@ pub fn read_time_index(path: &Path) -> io::Result<Vec<(i64, i64)>> {
     let base = segment_base_offset(path)?;
     Ok(entries(path, time_index::ENTRY_SIZE)?.iter().map(|e| time_index::decode_entry(e, base)).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::offset_index::OffsetIndex;
+    use crate::storage::time_index::TimeIndex;
+
+    #[test]
+    fn reads_what_the_log_wrote_and_stops_at_preallocation() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx_path = dir.path().join("00000000000000000100.index");
+        let mut idx = OffsetIndex::open(&idx_path, 100).unwrap();
+        idx.preallocate(800).unwrap();
+        assert!(idx.append(104, 512) && idx.append(109, 1024));
+        idx.flush().unwrap();
+        assert_eq!(read_offset_index(&idx_path).unwrap(), vec![(104, 512), (109, 1024)]);
+
+        let ti_path = dir.path().join("00000000000000000100.timeindex");
+        let mut ti = TimeIndex::open(&ti_path, 100).unwrap();
+        ti.preallocate(1200).unwrap();
+        assert!(ti.maybe_append(1_700_000_000_000, 104));
+        ti.flush().unwrap();
+        assert_eq!(read_time_index(&ti_path).unwrap(), vec![(1_700_000_000_000, 104)]);
+
+        assert_eq!(segment_base_offset(&idx_path).unwrap(), 100);
+        assert!(read_offset_index(&dir.path().join("notes.index")).is_err());
+    }
+}
