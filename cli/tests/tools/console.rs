@@ -115,14 +115,13 @@ fn sigint_exits_cleanly_and_commits() {
     let out_path = dir.path().join("out.txt");
     let mut cmd = command(&with_bootstrap(&addr, &["console-consumer", "--topic", "s", "--group", "interrupted", "--from-beginning"]));
     cmd.stdout(std::fs::File::create(&out_path).unwrap());
-    let mut child = cmd.spawn().unwrap();
+    let mut child = Running::spawn(cmd);
     let printed = || std::fs::read_to_string(&out_path).unwrap_or_default().lines().count();
     wait_until(Duration::from_secs(30), "the consumer to print all 50 records", || printed() == 50);
-    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
+    child.interrupt();
     let mut stderr = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-    let code = child.wait().unwrap();
+    std::io::Read::read_to_string(child.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let code = child.0.wait().unwrap();
     assert!(code.success(), "exit {code:?}, stderr: {stderr}");
     assert!(stderr.contains("Processed a total of 50 messages"), "{stderr}");
     assert_eq!(admin(&b).list_group_offsets("interrupted").unwrap()[&("s".to_string(), 0)], 50);
@@ -164,7 +163,7 @@ fn rebalance_commits_printed_offsets_of_revoked_partitions() {
     let out_path = dir.path().join("a.txt");
     let mut cmd = command(&with_bootstrap(&addr, &["console-consumer", "--topic", "rb", "--group", "rbg", "--from-beginning", "--consumer-property", "auto.commit.interval.ms=600000"]));
     cmd.stdout(std::fs::File::create(&out_path).unwrap());
-    let mut a = cmd.spawn().unwrap();
+    let mut a = Running::spawn(cmd);
     wait_until(Duration::from_secs(30), "consumer A to print all 10 records", || std::fs::read_to_string(&out_path).unwrap_or_default().lines().count() == 10);
     assert!(admin(&b).list_group_offsets("rbg").unwrap().is_empty());
 
@@ -177,7 +176,7 @@ fn rebalance_commits_printed_offsets_of_revoked_partitions() {
     let offsets = admin(&b).list_group_offsets("rbg").unwrap();
     assert_eq!(offsets.values().sum::<i64>(), 10, "{offsets:?}");
     other.close().unwrap();
-    std::process::Command::new("kill").args(["-INT", &a.id().to_string()]).status().unwrap();
-    assert!(a.wait().unwrap().success());
+    a.interrupt();
+    assert!(a.0.wait().unwrap().success());
     b.shutdown();
 }

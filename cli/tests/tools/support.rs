@@ -133,3 +133,26 @@ pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool)
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A tool left running by a test; killed (and reaped) if the test fails before it ends on its own.
+pub struct Running(pub Child);
+
+impl Running {
+    pub fn spawn(mut cmd: Command) -> Running {
+        Running(cmd.spawn().expect("spawn streamlet"))
+    }
+
+    pub fn interrupt(&self) {
+        let status = Command::new("kill").args(["-INT", &self.0.id().to_string()]).status().expect("run kill");
+        assert!(status.success(), "kill -INT {} failed", self.0.id());
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
