@@ -31,728 +31,728 @@
 #define STREAMLET_VERSION_STR "0.1.0"
 
 
-/*
- streamlet_producer_send's partition for "let the partitioner choose".
+/**
+ * streamlet_producer_send's partition for "let the partitioner choose".
  */
 #define STREAMLET_PARTITION_UA -1
 
-/*
- Offsets: seek / list_offsets to the start of a partition.
+/**
+ * Offsets: seek / list_offsets to the start of a partition.
  */
 #define STREAMLET_OFFSET_BEGINNING -2
 
-/*
- Offsets: seek / list_offsets to the end of a partition (the next offset to be written).
+/**
+ * Offsets: seek / list_offsets to the end of a partition (the next offset to be written).
  */
 #define STREAMLET_OFFSET_END -1
 
-/*
- Offsets: list_offsets for the record with the largest timestamp.
+/**
+ * Offsets: list_offsets for the record with the largest timestamp.
  */
 #define STREAMLET_OFFSET_MAX_TIMESTAMP -3
 
-/*
- Offsets: no offset (nothing committed, not known).
+/**
+ * Offsets: no offset (nothing committed, not known).
  */
 #define STREAMLET_OFFSET_INVALID -1001
 
-/*
- Result of every fallible call: `STREAMLET_OK`, one of Kafka's error codes (same number and name as Kafka's
- `Errors.java`), or a local code (`STREAMLET_ERR__*`, below -100). `streamlet_err_name` gives the name.
+/**
+ * Result of every fallible call: `STREAMLET_OK`, one of Kafka's error codes (same number and name as Kafka's
+ * `Errors.java`), or a local code (`STREAMLET_ERR__*`, below -100). `streamlet_err_name` gives the name.
  */
 typedef enum {
-  /*
-   Success.
+  /**
+   * Success.
    */
   STREAMLET_OK = 0,
-  /*
-   A required argument was NULL, not UTF-8, or out of range.
+  /**
+   * A required argument was NULL, not UTF-8, or out of range.
    */
   STREAMLET_ERR__INVALID_ARG = -100,
-  /*
-   A configuration value was refused (the message names the key and value).
+  /**
+   * A configuration value was refused (the message names the key and value).
    */
   STREAMLET_ERR__INVALID_CONFIG = -101,
-  /*
-   A configuration key is not known to any Streamlet component.
+  /**
+   * A configuration key is not known to any Streamlet component.
    */
   STREAMLET_ERR__UNKNOWN_CONFIG = -102,
-  /*
-   The operation did not finish within its timeout.
+  /**
+   * The operation did not finish within its timeout.
    */
   STREAMLET_ERR__TIMED_OUT = -103,
-  /*
-   A connection to the broker failed.
+  /**
+   * A connection to the broker failed.
    */
   STREAMLET_ERR__TRANSPORT = -104,
-  /*
-   The broker sent something the client could not understand.
+  /**
+   * The broker sent something the client could not understand.
    */
   STREAMLET_ERR__PROTOCOL = -105,
-  /*
-   The broker does not support a request this call needs.
+  /**
+   * The broker does not support a request this call needs.
    */
   STREAMLET_ERR__UNSUPPORTED = -106,
-  /*
-   The handle was closed.
+  /**
+   * The handle was closed.
    */
   STREAMLET_ERR__CLOSED = -107,
-  /*
-   The call is not allowed in the handle's current state.
+  /**
+   * The call is not allowed in the handle's current state.
    */
   STREAMLET_ERR__STATE = -108,
-  /*
-   No valid offset and auto.offset.reset is none.
+  /**
+   * No valid offset and auto.offset.reset is none.
    */
   STREAMLET_ERR__NO_OFFSET = -109,
-  /*
-   The group rebalanced before the commit reached it.
+  /**
+   * The group rebalanced before the commit reached it.
    */
   STREAMLET_ERR__COMMIT_FAILED = -110,
-  /*
-   The consumer cannot continue (fenced, inconsistent protocol...).
+  /**
+   * The consumer cannot continue (fenced, inconsistent protocol...).
    */
   STREAMLET_ERR__FATAL = -111,
-  /*
-   A blocking call was interrupted by streamlet_consumer_wakeup.
+  /**
+   * A blocking call was interrupted by streamlet_consumer_wakeup.
    */
   STREAMLET_ERR__WAKEUP = -112,
-  /*
-   A local I/O error (the embedded broker's data directory or listener).
+  /**
+   * A local I/O error (the embedded broker's data directory or listener).
    */
   STREAMLET_ERR__IO = -113,
-  /*
-   An internal error was caught at the API boundary; the handle may be unusable.
+  /**
+   * An internal error was caught at the API boundary; the handle may be unusable.
    */
   STREAMLET_ERR__PANIC = -114,
-  /*
-   The server experienced an unexpected error when processing the request.
+  /**
+   * The server experienced an unexpected error when processing the request.
    */
   STREAMLET_ERR_UNKNOWN_SERVER_ERROR = -1,
-  /*
-   The requested offset is not within the range of offsets maintained by the server.
+  /**
+   * The requested offset is not within the range of offsets maintained by the server.
    */
   STREAMLET_ERR_OFFSET_OUT_OF_RANGE = 1,
-  /*
-   This message has failed its CRC checksum, exceeds the valid size, has a null key for a compacted topic, or is otherwise corrupt.
+  /**
+   * This message has failed its CRC checksum, exceeds the valid size, has a null key for a compacted topic, or is otherwise corrupt.
    */
   STREAMLET_ERR_CORRUPT_MESSAGE = 2,
-  /*
-   This server does not host this topic-partition.
+  /**
+   * This server does not host this topic-partition.
    */
   STREAMLET_ERR_UNKNOWN_TOPIC_OR_PARTITION = 3,
-  /*
-   The requested fetch size is invalid.
+  /**
+   * The requested fetch size is invalid.
    */
   STREAMLET_ERR_INVALID_FETCH_SIZE = 4,
-  /*
-   There is no leader for this topic-partition as we are in the middle of a leadership election.
+  /**
+   * There is no leader for this topic-partition as we are in the middle of a leadership election.
    */
   STREAMLET_ERR_LEADER_NOT_AVAILABLE = 5,
-  /*
-   For requests intended only for the leader, this error indicates that the broker is not the current leader. For requests intended for any replica, this error indicates that the broker is not a replica of the topic partition.
+  /**
+   * For requests intended only for the leader, this error indicates that the broker is not the current leader. For requests intended for any replica, this error indicates that the broker is not a replica of the topic partition.
    */
   STREAMLET_ERR_NOT_LEADER_OR_FOLLOWER = 6,
-  /*
-   The request timed out.
+  /**
+   * The request timed out.
    */
   STREAMLET_ERR_REQUEST_TIMED_OUT = 7,
-  /*
-   The broker is not available.
+  /**
+   * The broker is not available.
    */
   STREAMLET_ERR_BROKER_NOT_AVAILABLE = 8,
-  /*
-   The replica is not available for the requested topic-partition. Produce/Fetch requests and other requests intended only for the leader or follower return NOT_LEADER_OR_FOLLOWER if the broker is not a replica of the topic-partition.
+  /**
+   * The replica is not available for the requested topic-partition. Produce/Fetch requests and other requests intended only for the leader or follower return NOT_LEADER_OR_FOLLOWER if the broker is not a replica of the topic-partition.
    */
   STREAMLET_ERR_REPLICA_NOT_AVAILABLE = 9,
-  /*
-   The request included a message larger than the max message size the server will accept.
+  /**
+   * The request included a message larger than the max message size the server will accept.
    */
   STREAMLET_ERR_MESSAGE_TOO_LARGE = 10,
-  /*
-   The controller moved to another broker.
+  /**
+   * The controller moved to another broker.
    */
   STREAMLET_ERR_STALE_CONTROLLER_EPOCH = 11,
-  /*
-   The metadata field of the offset request was too large.
+  /**
+   * The metadata field of the offset request was too large.
    */
   STREAMLET_ERR_OFFSET_METADATA_TOO_LARGE = 12,
-  /*
-   The server disconnected before a response was received.
+  /**
+   * The server disconnected before a response was received.
    */
   STREAMLET_ERR_NETWORK_EXCEPTION = 13,
-  /*
-   The coordinator is loading and hence can't process requests.
+  /**
+   * The coordinator is loading and hence can't process requests.
    */
   STREAMLET_ERR_COORDINATOR_LOAD_IN_PROGRESS = 14,
-  /*
-   The coordinator is not available.
+  /**
+   * The coordinator is not available.
    */
   STREAMLET_ERR_COORDINATOR_NOT_AVAILABLE = 15,
-  /*
-   This is not the correct coordinator.
+  /**
+   * This is not the correct coordinator.
    */
   STREAMLET_ERR_NOT_COORDINATOR = 16,
-  /*
-   The request attempted to perform an operation on an invalid topic.
+  /**
+   * The request attempted to perform an operation on an invalid topic.
    */
   STREAMLET_ERR_INVALID_TOPIC_EXCEPTION = 17,
-  /*
-   The request included message batch larger than the configured segment size on the server.
+  /**
+   * The request included message batch larger than the configured segment size on the server.
    */
   STREAMLET_ERR_RECORD_LIST_TOO_LARGE = 18,
-  /*
-   Messages are rejected since there are fewer in-sync replicas than required.
+  /**
+   * Messages are rejected since there are fewer in-sync replicas than required.
    */
   STREAMLET_ERR_NOT_ENOUGH_REPLICAS = 19,
-  /*
-   Messages are written to the log, but to fewer in-sync replicas than required.
+  /**
+   * Messages are written to the log, but to fewer in-sync replicas than required.
    */
   STREAMLET_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20,
-  /*
-   Produce request specified an invalid value for required acks.
+  /**
+   * Produce request specified an invalid value for required acks.
    */
   STREAMLET_ERR_INVALID_REQUIRED_ACKS = 21,
-  /*
-   Specified group generation id is not valid.
+  /**
+   * Specified group generation id is not valid.
    */
   STREAMLET_ERR_ILLEGAL_GENERATION = 22,
-  /*
-   The group member's supported protocols are incompatible with those of existing members or first group member tried to join with empty protocol type or empty protocol list.
+  /**
+   * The group member's supported protocols are incompatible with those of existing members or first group member tried to join with empty protocol type or empty protocol list.
    */
   STREAMLET_ERR_INCONSISTENT_GROUP_PROTOCOL = 23,
-  /*
-   The configured groupId is invalid.
+  /**
+   * The configured groupId is invalid.
    */
   STREAMLET_ERR_INVALID_GROUP_ID = 24,
-  /*
-   The coordinator is not aware of this member.
+  /**
+   * The coordinator is not aware of this member.
    */
   STREAMLET_ERR_UNKNOWN_MEMBER_ID = 25,
-  /*
-   The session timeout is not within the range allowed by the broker (as configured by group.min.session.timeout.ms and group.max.session.timeout.ms).
+  /**
+   * The session timeout is not within the range allowed by the broker (as configured by group.min.session.timeout.ms and group.max.session.timeout.ms).
    */
   STREAMLET_ERR_INVALID_SESSION_TIMEOUT = 26,
-  /*
-   The group is rebalancing, so a rejoin is needed.
+  /**
+   * The group is rebalancing, so a rejoin is needed.
    */
   STREAMLET_ERR_REBALANCE_IN_PROGRESS = 27,
-  /*
-   The committing offset data size is not valid.
+  /**
+   * The committing offset data size is not valid.
    */
   STREAMLET_ERR_INVALID_COMMIT_OFFSET_SIZE = 28,
-  /*
-   Topic authorization failed.
+  /**
+   * Topic authorization failed.
    */
   STREAMLET_ERR_TOPIC_AUTHORIZATION_FAILED = 29,
-  /*
-   Group authorization failed.
+  /**
+   * Group authorization failed.
    */
   STREAMLET_ERR_GROUP_AUTHORIZATION_FAILED = 30,
-  /*
-   Cluster authorization failed.
+  /**
+   * Cluster authorization failed.
    */
   STREAMLET_ERR_CLUSTER_AUTHORIZATION_FAILED = 31,
-  /*
-   The timestamp of the message is out of acceptable range.
+  /**
+   * The timestamp of the message is out of acceptable range.
    */
   STREAMLET_ERR_INVALID_TIMESTAMP = 32,
-  /*
-   The broker does not support the requested SASL mechanism.
+  /**
+   * The broker does not support the requested SASL mechanism.
    */
   STREAMLET_ERR_UNSUPPORTED_SASL_MECHANISM = 33,
-  /*
-   Request is not valid given the current SASL state.
+  /**
+   * Request is not valid given the current SASL state.
    */
   STREAMLET_ERR_ILLEGAL_SASL_STATE = 34,
-  /*
-   The version of API is not supported.
+  /**
+   * The version of API is not supported.
    */
   STREAMLET_ERR_UNSUPPORTED_VERSION = 35,
-  /*
-   Topic with this name already exists.
+  /**
+   * Topic with this name already exists.
    */
   STREAMLET_ERR_TOPIC_ALREADY_EXISTS = 36,
-  /*
-   Number of partitions is below 1.
+  /**
+   * Number of partitions is below 1.
    */
   STREAMLET_ERR_INVALID_PARTITIONS = 37,
-  /*
-   Replication factor is below 1 or larger than the number of available brokers.
+  /**
+   * Replication factor is below 1 or larger than the number of available brokers.
    */
   STREAMLET_ERR_INVALID_REPLICATION_FACTOR = 38,
-  /*
-   Replica assignment is invalid.
+  /**
+   * Replica assignment is invalid.
    */
   STREAMLET_ERR_INVALID_REPLICA_ASSIGNMENT = 39,
-  /*
-   Configuration is invalid.
+  /**
+   * Configuration is invalid.
    */
   STREAMLET_ERR_INVALID_CONFIG = 40,
-  /*
-   This is not the correct controller for this cluster.
+  /**
+   * This is not the correct controller for this cluster.
    */
   STREAMLET_ERR_NOT_CONTROLLER = 41,
-  /*
-   This most likely occurs because of a request being malformed by the client library or the message was sent to an incompatible broker. See the broker logs for more details.
+  /**
+   * This most likely occurs because of a request being malformed by the client library or the message was sent to an incompatible broker. See the broker logs for more details.
    */
   STREAMLET_ERR_INVALID_REQUEST = 42,
-  /*
-   The message format version on the broker does not support the request.
+  /**
+   * The message format version on the broker does not support the request.
    */
   STREAMLET_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43,
-  /*
-   Request parameters do not satisfy the configured policy.
+  /**
+   * Request parameters do not satisfy the configured policy.
    */
   STREAMLET_ERR_POLICY_VIOLATION = 44,
-  /*
-   The broker received an out of order sequence number.
+  /**
+   * The broker received an out of order sequence number.
    */
   STREAMLET_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER = 45,
-  /*
-   The broker received a duplicate sequence number.
+  /**
+   * The broker received a duplicate sequence number.
    */
   STREAMLET_ERR_DUPLICATE_SEQUENCE_NUMBER = 46,
-  /*
-   Producer attempted to produce with an old epoch.
+  /**
+   * Producer attempted to produce with an old epoch.
    */
   STREAMLET_ERR_INVALID_PRODUCER_EPOCH = 47,
-  /*
-   The producer attempted a transactional operation in an invalid state.
+  /**
+   * The producer attempted a transactional operation in an invalid state.
    */
   STREAMLET_ERR_INVALID_TXN_STATE = 48,
-  /*
-   The producer attempted to use a producer id which is not currently assigned to its transactional id.
+  /**
+   * The producer attempted to use a producer id which is not currently assigned to its transactional id.
    */
   STREAMLET_ERR_INVALID_PRODUCER_ID_MAPPING = 49,
-  /*
-   The transaction timeout is larger than the maximum value allowed by the broker (as configured by transaction.max.timeout.ms).
+  /**
+   * The transaction timeout is larger than the maximum value allowed by the broker (as configured by transaction.max.timeout.ms).
    */
   STREAMLET_ERR_INVALID_TRANSACTION_TIMEOUT = 50,
-  /*
-   The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing.
+  /**
+   * The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing.
    */
   STREAMLET_ERR_CONCURRENT_TRANSACTIONS = 51,
-  /*
-   Indicates that the transaction coordinator sending a WriteTxnMarker is no longer the current coordinator for a given producer.
+  /**
+   * Indicates that the transaction coordinator sending a WriteTxnMarker is no longer the current coordinator for a given producer.
    */
   STREAMLET_ERR_TRANSACTION_COORDINATOR_FENCED = 52,
-  /*
-   Transactional Id authorization failed.
+  /**
+   * Transactional Id authorization failed.
    */
   STREAMLET_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53,
-  /*
-   Security features are disabled.
+  /**
+   * Security features are disabled.
    */
   STREAMLET_ERR_SECURITY_DISABLED = 54,
-  /*
-   The broker did not attempt to execute this operation. This may happen for batched RPCs where some operations in the batch failed, causing the broker to respond without trying the rest.
+  /**
+   * The broker did not attempt to execute this operation. This may happen for batched RPCs where some operations in the batch failed, causing the broker to respond without trying the rest.
    */
   STREAMLET_ERR_OPERATION_NOT_ATTEMPTED = 55,
-  /*
-   Disk error when trying to access log file on the disk.
+  /**
+   * Disk error when trying to access log file on the disk.
    */
   STREAMLET_ERR_KAFKA_STORAGE_ERROR = 56,
-  /*
-   The user-specified log directory is not found in the broker config.
+  /**
+   * The user-specified log directory is not found in the broker config.
    */
   STREAMLET_ERR_LOG_DIR_NOT_FOUND = 57,
-  /*
-   SASL Authentication failed.
+  /**
+   * SASL Authentication failed.
    */
   STREAMLET_ERR_SASL_AUTHENTICATION_FAILED = 58,
-  /*
-   This exception is raised by the broker if it could not locate the producer metadata associated with the producerId in question. This could happen if, for instance, the producer's records were deleted because their retention time had elapsed. Once the last records of the producerId are removed, the producer's metadata is removed from the broker, and future appends by the producer will return this exception.
+  /**
+   * This exception is raised by the broker if it could not locate the producer metadata associated with the producerId in question. This could happen if, for instance, the producer's records were deleted because their retention time had elapsed. Once the last records of the producerId are removed, the producer's metadata is removed from the broker, and future appends by the producer will return this exception.
    */
   STREAMLET_ERR_UNKNOWN_PRODUCER_ID = 59,
-  /*
-   A partition reassignment is in progress.
+  /**
+   * A partition reassignment is in progress.
    */
   STREAMLET_ERR_REASSIGNMENT_IN_PROGRESS = 60,
-  /*
-   Delegation Token feature is not enabled.
+  /**
+   * Delegation Token feature is not enabled.
    */
   STREAMLET_ERR_DELEGATION_TOKEN_AUTH_DISABLED = 61,
-  /*
-   Delegation Token is not found on server.
+  /**
+   * Delegation Token is not found on server.
    */
   STREAMLET_ERR_DELEGATION_TOKEN_NOT_FOUND = 62,
-  /*
-   Specified Principal is not valid Owner/Renewer.
+  /**
+   * Specified Principal is not valid Owner/Renewer.
    */
   STREAMLET_ERR_DELEGATION_TOKEN_OWNER_MISMATCH = 63,
-  /*
-   Delegation Token requests are not allowed on PLAINTEXT/1-way SSL channels and on delegation token authenticated channels.
+  /**
+   * Delegation Token requests are not allowed on PLAINTEXT/1-way SSL channels and on delegation token authenticated channels.
    */
   STREAMLET_ERR_DELEGATION_TOKEN_REQUEST_NOT_ALLOWED = 64,
-  /*
-   Delegation Token authorization failed.
+  /**
+   * Delegation Token authorization failed.
    */
   STREAMLET_ERR_DELEGATION_TOKEN_AUTHORIZATION_FAILED = 65,
-  /*
-   Delegation Token is expired.
+  /**
+   * Delegation Token is expired.
    */
   STREAMLET_ERR_DELEGATION_TOKEN_EXPIRED = 66,
-  /*
-   Supplied principalType is not supported.
+  /**
+   * Supplied principalType is not supported.
    */
   STREAMLET_ERR_INVALID_PRINCIPAL_TYPE = 67,
-  /*
-   The group is not empty.
+  /**
+   * The group is not empty.
    */
   STREAMLET_ERR_NON_EMPTY_GROUP = 68,
-  /*
-   The group id does not exist.
+  /**
+   * The group id does not exist.
    */
   STREAMLET_ERR_GROUP_ID_NOT_FOUND = 69,
-  /*
-   The fetch session ID was not found.
+  /**
+   * The fetch session ID was not found.
    */
   STREAMLET_ERR_FETCH_SESSION_ID_NOT_FOUND = 70,
-  /*
-   The fetch session epoch is invalid.
+  /**
+   * The fetch session epoch is invalid.
    */
   STREAMLET_ERR_INVALID_FETCH_SESSION_EPOCH = 71,
-  /*
-   There is no listener on the leader broker that matches the listener on which metadata request was processed.
+  /**
+   * There is no listener on the leader broker that matches the listener on which metadata request was processed.
    */
   STREAMLET_ERR_LISTENER_NOT_FOUND = 72,
-  /*
-   Topic deletion is disabled.
+  /**
+   * Topic deletion is disabled.
    */
   STREAMLET_ERR_TOPIC_DELETION_DISABLED = 73,
-  /*
-   The leader epoch in the request is older than the epoch on the broker.
+  /**
+   * The leader epoch in the request is older than the epoch on the broker.
    */
   STREAMLET_ERR_FENCED_LEADER_EPOCH = 74,
-  /*
-   The leader epoch in the request is newer than the epoch on the broker.
+  /**
+   * The leader epoch in the request is newer than the epoch on the broker.
    */
   STREAMLET_ERR_UNKNOWN_LEADER_EPOCH = 75,
-  /*
-   The requesting client does not support the compression type of given partition.
+  /**
+   * The requesting client does not support the compression type of given partition.
    */
   STREAMLET_ERR_UNSUPPORTED_COMPRESSION_TYPE = 76,
-  /*
-   Broker epoch has changed.
+  /**
+   * Broker epoch has changed.
    */
   STREAMLET_ERR_STALE_BROKER_EPOCH = 77,
-  /*
-   The leader high watermark has not caught up from a recent leader election so the offsets cannot be guaranteed to be monotonically increasing.
+  /**
+   * The leader high watermark has not caught up from a recent leader election so the offsets cannot be guaranteed to be monotonically increasing.
    */
   STREAMLET_ERR_OFFSET_NOT_AVAILABLE = 78,
-  /*
-   The group member needs to have a valid member id before actually entering a consumer group.
+  /**
+   * The group member needs to have a valid member id before actually entering a consumer group.
    */
   STREAMLET_ERR_MEMBER_ID_REQUIRED = 79,
-  /*
-   The preferred leader was not available.
+  /**
+   * The preferred leader was not available.
    */
   STREAMLET_ERR_PREFERRED_LEADER_NOT_AVAILABLE = 80,
-  /*
-   The consumer group has reached its max size.
+  /**
+   * The consumer group has reached its max size.
    */
   STREAMLET_ERR_GROUP_MAX_SIZE_REACHED = 81,
-  /*
-   The broker rejected this static consumer since another consumer with the same group.instance.id has registered with a different member.id.
+  /**
+   * The broker rejected this static consumer since another consumer with the same group.instance.id has registered with a different member.id.
    */
   STREAMLET_ERR_FENCED_INSTANCE_ID = 82,
-  /*
-   Eligible topic partition leaders are not available.
+  /**
+   * Eligible topic partition leaders are not available.
    */
   STREAMLET_ERR_ELIGIBLE_LEADERS_NOT_AVAILABLE = 83,
-  /*
-   Leader election not needed for topic partition.
+  /**
+   * Leader election not needed for topic partition.
    */
   STREAMLET_ERR_ELECTION_NOT_NEEDED = 84,
-  /*
-   No partition reassignment is in progress.
+  /**
+   * No partition reassignment is in progress.
    */
   STREAMLET_ERR_NO_REASSIGNMENT_IN_PROGRESS = 85,
-  /*
-   Deleting offsets of a topic is forbidden while the consumer group is actively subscribed to it.
+  /**
+   * Deleting offsets of a topic is forbidden while the consumer group is actively subscribed to it.
    */
   STREAMLET_ERR_GROUP_SUBSCRIBED_TO_TOPIC = 86,
-  /*
-   This record has failed the validation on broker and hence will be rejected.
+  /**
+   * This record has failed the validation on broker and hence will be rejected.
    */
   STREAMLET_ERR_INVALID_RECORD = 87,
-  /*
-   There are unstable offsets that need to be cleared.
+  /**
+   * There are unstable offsets that need to be cleared.
    */
   STREAMLET_ERR_UNSTABLE_OFFSET_COMMIT = 88,
-  /*
-   The throttling quota has been exceeded.
+  /**
+   * The throttling quota has been exceeded.
    */
   STREAMLET_ERR_THROTTLING_QUOTA_EXCEEDED = 89,
-  /*
-   There is a newer producer with the same transactionalId which fences the current one.
+  /**
+   * There is a newer producer with the same transactionalId which fences the current one.
    */
   STREAMLET_ERR_PRODUCER_FENCED = 90,
-  /*
-   A request illegally referred to a resource that does not exist.
+  /**
+   * A request illegally referred to a resource that does not exist.
    */
   STREAMLET_ERR_RESOURCE_NOT_FOUND = 91,
-  /*
-   A request illegally referred to the same resource twice.
+  /**
+   * A request illegally referred to the same resource twice.
    */
   STREAMLET_ERR_DUPLICATE_RESOURCE = 92,
-  /*
-   Requested credential would not meet criteria for acceptability.
+  /**
+   * Requested credential would not meet criteria for acceptability.
    */
   STREAMLET_ERR_UNACCEPTABLE_CREDENTIAL = 93,
-  /*
-   Indicates that the either the sender or recipient of a voter-only request is not one of the expected voters
+  /**
+   * Indicates that the either the sender or recipient of a voter-only request is not one of the expected voters
    */
   STREAMLET_ERR_INCONSISTENT_VOTER_SET = 94,
-  /*
-   The given update version was invalid.
+  /**
+   * The given update version was invalid.
    */
   STREAMLET_ERR_INVALID_UPDATE_VERSION = 95,
-  /*
-   Unable to update finalized features due to an unexpected server error.
+  /**
+   * Unable to update finalized features due to an unexpected server error.
    */
   STREAMLET_ERR_FEATURE_UPDATE_FAILED = 96,
-  /*
-   Request principal deserialization failed during forwarding. This indicates an internal error on the broker cluster security setup.
+  /**
+   * Request principal deserialization failed during forwarding. This indicates an internal error on the broker cluster security setup.
    */
   STREAMLET_ERR_PRINCIPAL_DESERIALIZATION_FAILURE = 97,
-  /*
-   Requested snapshot was not found
+  /**
+   * Requested snapshot was not found
    */
   STREAMLET_ERR_SNAPSHOT_NOT_FOUND = 98,
-  /*
-   Requested position is not greater than or equal to zero, and less than the size of the snapshot.
+  /**
+   * Requested position is not greater than or equal to zero, and less than the size of the snapshot.
    */
   STREAMLET_ERR_POSITION_OUT_OF_RANGE = 99,
-  /*
-   This server does not host this topic ID.
+  /**
+   * This server does not host this topic ID.
    */
   STREAMLET_ERR_UNKNOWN_TOPIC_ID = 100,
-  /*
-   This broker ID is already in use.
+  /**
+   * This broker ID is already in use.
    */
   STREAMLET_ERR_DUPLICATE_BROKER_REGISTRATION = 101,
-  /*
-   The given broker ID was not registered.
+  /**
+   * The given broker ID was not registered.
    */
   STREAMLET_ERR_BROKER_ID_NOT_REGISTERED = 102,
-  /*
-   The log's topic ID did not match the topic ID in the request
+  /**
+   * The log's topic ID did not match the topic ID in the request
    */
   STREAMLET_ERR_INCONSISTENT_TOPIC_ID = 103,
-  /*
-   The clusterId in the request does not match that found on the server
+  /**
+   * The clusterId in the request does not match that found on the server
    */
   STREAMLET_ERR_INCONSISTENT_CLUSTER_ID = 104,
-  /*
-   The transactionalId could not be found
+  /**
+   * The transactionalId could not be found
    */
   STREAMLET_ERR_TRANSACTIONAL_ID_NOT_FOUND = 105,
-  /*
-   The fetch session encountered inconsistent topic ID usage
+  /**
+   * The fetch session encountered inconsistent topic ID usage
    */
   STREAMLET_ERR_FETCH_SESSION_TOPIC_ID_ERROR = 106,
-  /*
-   The new ISR contains at least one ineligible replica.
+  /**
+   * The new ISR contains at least one ineligible replica.
    */
   STREAMLET_ERR_INELIGIBLE_REPLICA = 107,
-  /*
-   The AlterPartition request successfully updated the partition state but the leader has changed.
+  /**
+   * The AlterPartition request successfully updated the partition state but the leader has changed.
    */
   STREAMLET_ERR_NEW_LEADER_ELECTED = 108,
-  /*
-   The requested offset is moved to tiered storage.
+  /**
+   * The requested offset is moved to tiered storage.
    */
   STREAMLET_ERR_OFFSET_MOVED_TO_TIERED_STORAGE = 109,
-  /*
-   The member epoch is fenced by the group coordinator. The member must abandon all its partitions and rejoin.
+  /**
+   * The member epoch is fenced by the group coordinator. The member must abandon all its partitions and rejoin.
    */
   STREAMLET_ERR_FENCED_MEMBER_EPOCH = 110,
-  /*
-   The instance ID is still used by another member in the consumer group. That member must leave first.
+  /**
+   * The instance ID is still used by another member in the consumer group. That member must leave first.
    */
   STREAMLET_ERR_UNRELEASED_INSTANCE_ID = 111,
-  /*
-   The assignor or its version range is not supported by the consumer group.
+  /**
+   * The assignor or its version range is not supported by the consumer group.
    */
   STREAMLET_ERR_UNSUPPORTED_ASSIGNOR = 112,
-  /*
-   The member epoch is stale. The member must retry after receiving its updated member epoch via the ConsumerGroupHeartbeat API.
+  /**
+   * The member epoch is stale. The member must retry after receiving its updated member epoch via the ConsumerGroupHeartbeat API.
    */
   STREAMLET_ERR_STALE_MEMBER_EPOCH = 113,
-  /*
-   The request was sent to an endpoint of the wrong type.
+  /**
+   * The request was sent to an endpoint of the wrong type.
    */
   STREAMLET_ERR_MISMATCHED_ENDPOINT_TYPE = 114,
-  /*
-   This endpoint type is not supported yet.
+  /**
+   * This endpoint type is not supported yet.
    */
   STREAMLET_ERR_UNSUPPORTED_ENDPOINT_TYPE = 115,
-  /*
-   This controller ID is not known.
+  /**
+   * This controller ID is not known.
    */
   STREAMLET_ERR_UNKNOWN_CONTROLLER_ID = 116,
-  /*
-   Client sent a push telemetry request with an invalid or outdated subscription ID.
+  /**
+   * Client sent a push telemetry request with an invalid or outdated subscription ID.
    */
   STREAMLET_ERR_UNKNOWN_SUBSCRIPTION_ID = 117,
-  /*
-   Client sent a push telemetry request larger than the maximum size the broker will accept.
+  /**
+   * Client sent a push telemetry request larger than the maximum size the broker will accept.
    */
   STREAMLET_ERR_TELEMETRY_TOO_LARGE = 118,
-  /*
-   The controller has considered the broker registration to be invalid.
+  /**
+   * The controller has considered the broker registration to be invalid.
    */
   STREAMLET_ERR_INVALID_REGISTRATION = 119,
-  /*
-   The server encountered an error with the transaction. The client can abort the transaction to continue using this transactional ID.
+  /**
+   * The server encountered an error with the transaction. The client can abort the transaction to continue using this transactional ID.
    */
   STREAMLET_ERR_TRANSACTION_ABORTABLE = 120,
-  /*
-   The record state is invalid. The acknowledgement of delivery could not be completed.
+  /**
+   * The record state is invalid. The acknowledgement of delivery could not be completed.
    */
   STREAMLET_ERR_INVALID_RECORD_STATE = 121,
-  /*
-   The share session was not found.
+  /**
+   * The share session was not found.
    */
   STREAMLET_ERR_SHARE_SESSION_NOT_FOUND = 122,
-  /*
-   The share session epoch is invalid.
+  /**
+   * The share session epoch is invalid.
    */
   STREAMLET_ERR_INVALID_SHARE_SESSION_EPOCH = 123,
-  /*
-   The share coordinator rejected the request because the share-group state epoch did not match.
+  /**
+   * The share coordinator rejected the request because the share-group state epoch did not match.
    */
   STREAMLET_ERR_FENCED_STATE_EPOCH = 124,
-  /*
-   The voter key doesn't match the receiving replica's key.
+  /**
+   * The voter key doesn't match the receiving replica's key.
    */
   STREAMLET_ERR_INVALID_VOTER_KEY = 125,
-  /*
-   The voter is already part of the set of voters.
+  /**
+   * The voter is already part of the set of voters.
    */
   STREAMLET_ERR_DUPLICATE_VOTER = 126,
-  /*
-   The voter is not part of the set of voters.
+  /**
+   * The voter is not part of the set of voters.
    */
   STREAMLET_ERR_VOTER_NOT_FOUND = 127,
-  /*
-   The regular expression is not valid.
+  /**
+   * The regular expression is not valid.
    */
   STREAMLET_ERR_INVALID_REGULAR_EXPRESSION = 128,
-  /*
-   Client metadata is stale, client should rebootstrap to obtain new metadata.
+  /**
+   * Client metadata is stale, client should rebootstrap to obtain new metadata.
    */
   STREAMLET_ERR_REBOOTSTRAP_REQUIRED = 129,
-  /*
-   The supplied topology is invalid.
+  /**
+   * The supplied topology is invalid.
    */
   STREAMLET_ERR_STREAMS_INVALID_TOPOLOGY = 130,
-  /*
-   The supplied topology epoch is invalid.
+  /**
+   * The supplied topology epoch is invalid.
    */
   STREAMLET_ERR_STREAMS_INVALID_TOPOLOGY_EPOCH = 131,
-  /*
-   The supplied topology epoch is outdated.
+  /**
+   * The supplied topology epoch is outdated.
    */
   STREAMLET_ERR_STREAMS_TOPOLOGY_FENCED = 132,
-  /*
-   The limit of share sessions has been reached.
+  /**
+   * The limit of share sessions has been reached.
    */
   STREAMLET_ERR_SHARE_SESSION_LIMIT_REACHED = 133,
 } streamlet_resp_err;
 
-/*
- Why a rebalance callback runs.
+/**
+ * Why a rebalance callback runs.
  */
 typedef enum {
-  /*
-   Partitions were assigned; a seek made now decides where consumption starts.
+  /**
+   * Partitions were assigned; a seek made now decides where consumption starts.
    */
   STREAMLET_REBALANCE_ASSIGNED = 1,
-  /*
-   Partitions are about to be taken away (after the automatic commit, if enabled): commit now.
+  /**
+   * Partitions are about to be taken away (after the automatic commit, if enabled): commit now.
    */
   STREAMLET_REBALANCE_REVOKED = 2,
-  /*
-   Partitions were lost without a chance to commit (fenced, session expired).
+  /**
+   * Partitions were lost without a chance to commit (fenced, session expired).
    */
   STREAMLET_REBALANCE_LOST = 3,
 } streamlet_rebalance_event;
 
-/*
- An admin client. Safe to use from several threads.
+/**
+ * An admin client. Safe to use from several threads.
  */
 typedef struct streamlet_admin streamlet_admin;
 
-/*
- A running embedded broker.
+/**
+ * A running embedded broker.
  */
 typedef struct streamlet_broker streamlet_broker;
 
-/*
- Configuration for a broker, producer, consumer or admin client. Handles copy it when they are created, so
- one conf may serve several handles and is freed by the application.
+/**
+ * Configuration for a broker, producer, consumer or admin client. Handles copy it when they are created, so
+ * one conf may serve several handles and is freed by the application.
  */
 typedef struct streamlet_conf streamlet_conf;
 
-/*
- A consumer. Safe to use from several threads (poll from one at a time).
+/**
+ * A consumer. Safe to use from several threads (poll from one at a time).
  */
 typedef struct streamlet_consumer streamlet_consumer;
 
-/*
- Owned copy of a failure: its code and message.
+/**
+ * Owned copy of a failure: its code and message.
  */
 typedef struct streamlet_error streamlet_error;
 
-/*
- A consumer group's description: state, protocol and members.
+/**
+ * A consumer group's description: state, protocol and members.
  */
 typedef struct streamlet_group_description streamlet_group_description;
 
-/*
- A record: consumed (from streamlet_consumer_poll, owned by the caller, freed with streamlet_message_free), a
- delivery report or a record seen by an interceptor (both borrowed for the callback's duration).
+/**
+ * A record: consumed (from streamlet_consumer_poll, owned by the caller, freed with streamlet_message_free), a
+ * delivery report or a record seen by an interceptor (both borrowed for the callback's duration).
  */
 typedef struct streamlet_message streamlet_message;
 
-/*
- A producer. Safe to use from several threads.
+/**
+ * A producer. Safe to use from several threads.
  */
 typedef struct streamlet_producer streamlet_producer;
 
-/*
- An immutable list of strings (topic names, group ids). Owned by the caller: free with streamlet_strlist_free.
+/**
+ * An immutable list of strings (topic names, group ids). Owned by the caller: free with streamlet_strlist_free.
  */
 typedef struct streamlet_strlist streamlet_strlist;
 
-/*
- A topic's description: its partitions and their leaders.
+/**
+ * A topic's description: its partitions and their leaders.
  */
 typedef struct streamlet_topic_description streamlet_topic_description;
 
-/*
- A list of (topic, partition, offset, error) entries: for assign, pause/resume, commits, committed offsets,
- rebalance callbacks and list_offsets.
+/**
+ * A list of (topic, partition, offset, error) entries: for assign, pause/resume, commits, committed offsets,
+ * rebalance callbacks and list_offsets.
  */
 typedef struct streamlet_tpl streamlet_tpl;
 
-/*
- Rebalance callback, run inside streamlet_consumer_poll. `partitions` is borrowed for the call. The consumer
- may be used inside (seek, commit_sync, position, committed), except poll and close.
+/**
+ * Rebalance callback, run inside streamlet_consumer_poll. `partitions` is borrowed for the call. The consumer
+ * may be used inside (seek, commit_sync, position, committed), except poll and close.
  */
 typedef void (*streamlet_rebalance_cb)(streamlet_consumer *consumer, streamlet_rebalance_event event, const streamlet_tpl *partitions, void *opaque);
 
-/*
- Outcome of streamlet_consumer_commit_async, run inside a later streamlet_consumer_poll (or close).
- `offsets` (borrowed for the call) holds what was committed.
+/**
+ * Outcome of streamlet_consumer_commit_async, run inside a later streamlet_consumer_poll (or close).
+ * `offsets` (borrowed for the call) holds what was committed.
  */
 typedef void (*streamlet_commit_cb)(streamlet_consumer *consumer, streamlet_resp_err err, const streamlet_tpl *offsets, void *opaque);
 
-/*
- A record header for streamlet_producer_send: `name` NUL-terminated, `value` NULL for a null header.
+/**
+ * A record header for streamlet_producer_send: `name` NUL-terminated, `value` NULL for a null header.
  */
 typedef struct {
   const char *name;
@@ -760,23 +760,23 @@ typedef struct {
   size_t value_len;
 } streamlet_header;
 
-/*
- Delivery report: `msg` (borrowed for the call) carries the outcome (streamlet_message_err), topic,
- partition, offset, timestamp, key, value and the per-message opaque; `opaque` is the conf's.
+/**
+ * Delivery report: `msg` (borrowed for the call) carries the outcome (streamlet_message_err), topic,
+ * partition, offset, timestamp, key, value and the per-message opaque; `opaque` is the conf's.
  */
 typedef void (*streamlet_dr_cb)(streamlet_producer *producer, const streamlet_message *msg, void *opaque);
 
-/*
- Custom partitioner for records sent with STREAMLET_PARTITION_UA: returns a partition in
- [0, partition_count). `topic`, `key` and `value` are borrowed for the call (key/value NULL when null).
+/**
+ * Custom partitioner for records sent with STREAMLET_PARTITION_UA: returns a partition in
+ * [0, partition_count). `topic`, `key` and `value` are borrowed for the call (key/value NULL when null).
  */
 typedef int32_t (*streamlet_partitioner_cb)(const char *topic, const void *key, size_t key_len, const void *value, size_t value_len, int32_t partition_count, void *opaque);
 
-/*
- A producer interceptor (Kafka's ProducerInterceptor); any callback may be NULL. `on_send` runs inside
- streamlet_producer_send before partitioning and may change the record through streamlet_message_set_key /
- _set_value; `on_acknowledgement` runs for every record (delivered or failed) from producer_poll/flush/close
- just before its delivery report; `on_close` runs once when the producer is closed.
+/**
+ * A producer interceptor (Kafka's ProducerInterceptor); any callback may be NULL. `on_send` runs inside
+ * streamlet_producer_send before partitioning and may change the record through streamlet_message_set_key /
+ * _set_value; `on_acknowledgement` runs for every record (delivered or failed) from producer_poll/flush/close
+ * just before its delivery report; `on_close` runs once when the producer is closed.
  */
 typedef struct {
   void (*on_send)(streamlet_message *msg, void *opaque);
@@ -789,446 +789,486 @@ typedef struct {
 extern "C" {
 #endif // __cplusplus
 
-/*
- The library's version as (major << 16) | (minor << 8) | patch, to compare with STREAMLET_VERSION.
+/**
+ * The library's version as (major << 16) | (minor << 8) | patch, to compare with STREAMLET_VERSION.
  */
 uint32_t streamlet_version(void);
 
-/*
- The library's version as "major.minor.patch" (static storage).
+/**
+ * The library's version as "major.minor.patch" (static storage).
  */
 const char *streamlet_version_str(void);
 
-/*
- Creates an admin client from `conf` (`bootstrap.servers`, optionally `client.id`, `request.timeout.ms`; the
- conf is copied). `*out` is owned by the caller: free with streamlet_admin_free.
+/**
+ * Creates an admin client from `conf` (`bootstrap.servers`, optionally `client.id`, `request.timeout.ms`; the
+ * conf is copied). `*out` is owned by the caller: free with streamlet_admin_free.
  */
 streamlet_resp_err streamlet_admin_new(const streamlet_conf *conf, streamlet_admin **out);
 
-/*
- Frees the admin client. NULL is ignored.
+/**
+ * Frees the admin client. NULL is ignored.
  */
 void streamlet_admin_free(streamlet_admin *admin);
 
-/*
- Creates a topic with `partitions` partitions and `replication_factor` replicas (-1 for the broker's
- defaults), and `config_count` topic configs given as parallel arrays of Kafka names and values (both may be
- NULL when `config_count` is 0). STREAMLET_ERR_TOPIC_ALREADY_EXISTS, STREAMLET_ERR_INVALID_TOPIC_EXCEPTION...
- come from the broker.
+/**
+ * Creates a topic with `partitions` partitions and `replication_factor` replicas (-1 for the broker's
+ * defaults), and `config_count` topic configs given as parallel arrays of Kafka names and values (both may be
+ * NULL when `config_count` is 0). STREAMLET_ERR_TOPIC_ALREADY_EXISTS, STREAMLET_ERR_INVALID_TOPIC_EXCEPTION...
+ * come from the broker.
  */
 streamlet_resp_err streamlet_admin_create_topic(streamlet_admin *admin, const char *topic, int32_t partitions, int16_t replication_factor, const char *const *config_names, const char *const *config_values, size_t config_count);
 
-/*
- Deletes a topic.
+/**
+ * Deletes a topic.
  */
 streamlet_resp_err streamlet_admin_delete_topic(streamlet_admin *admin, const char *topic);
 
-/*
- Raises a topic's partition count to `total_partitions`.
+/**
+ * Raises a topic's partition count to `total_partitions`.
  */
 streamlet_resp_err streamlet_admin_create_partitions(streamlet_admin *admin, const char *topic, int32_t total_partitions);
 
-/*
- The topics' names, sorted (internal ones such as __consumer_offsets only when `include_internal`). `*out` is
- owned by the caller: free with streamlet_strlist_free.
+/**
+ * The topics' names, sorted (internal ones such as __consumer_offsets only when `include_internal`). `*out` is
+ * owned by the caller: free with streamlet_strlist_free.
  */
 streamlet_resp_err streamlet_admin_list_topics(streamlet_admin *admin, bool include_internal, streamlet_strlist **out);
 
-/*
- Describes a topic (STREAMLET_ERR_UNKNOWN_TOPIC_OR_PARTITION if it does not exist). `*out` is owned by the
- caller: free with streamlet_topic_description_free.
+/**
+ * Describes a topic (STREAMLET_ERR_UNKNOWN_TOPIC_OR_PARTITION if it does not exist). `*out` is owned by the
+ * caller: free with streamlet_topic_description_free.
  */
 streamlet_resp_err streamlet_admin_describe_topic(streamlet_admin *admin, const char *topic, streamlet_topic_description **out);
 
-/*
- The topic's name, borrowed from the description.
+/**
+ * The topic's name, borrowed from the description.
  */
 const char *streamlet_topic_description_name(const streamlet_topic_description *d);
 
-/*
- Whether the topic is internal (__consumer_offsets).
+/**
+ * Whether the topic is internal (__consumer_offsets).
  */
 bool streamlet_topic_description_internal(const streamlet_topic_description *d);
 
-/*
- How many partitions the topic has (0 for NULL).
+/**
+ * How many partitions the topic has (0 for NULL).
  */
 size_t streamlet_topic_description_partition_count(const streamlet_topic_description *d);
 
-/*
- Partition entry `index`: its number, leader's node id and replica count (out-parameters may be NULL).
+/**
+ * Partition entry `index`: its number, leader's node id and replica count (out-parameters may be NULL).
  */
 streamlet_resp_err streamlet_topic_description_partition(const streamlet_topic_description *d, size_t index, int32_t *partition, int32_t *leader, int32_t *replica_count);
 
-/*
- Frees a topic description. NULL is ignored.
+/**
+ * Frees a topic description. NULL is ignored.
  */
 void streamlet_topic_description_free(streamlet_topic_description *d);
 
-/*
- The ids of the cluster's consumer groups. `*out` is owned by the caller: free with streamlet_strlist_free.
+/**
+ * The ids of the cluster's consumer groups. `*out` is owned by the caller: free with streamlet_strlist_free.
  */
 streamlet_resp_err streamlet_admin_list_groups(streamlet_admin *admin, streamlet_strlist **out);
 
-/*
- Describes a consumer group (a group nobody knows is reported in state "Dead"). `*out` is owned by the caller:
- free with streamlet_group_description_free.
+/**
+ * Describes a consumer group (a group nobody knows is reported in state "Dead"). `*out` is owned by the caller:
+ * free with streamlet_group_description_free.
  */
 streamlet_resp_err streamlet_admin_describe_group(streamlet_admin *admin, const char *group, streamlet_group_description **out);
 
-/*
- The group's state ("Stable", "Empty", "PreparingRebalance", "Dead"...), borrowed from the description.
+/**
+ * The group's state ("Stable", "Empty", "PreparingRebalance", "Dead"...), borrowed from the description.
  */
 const char *streamlet_group_description_state(const streamlet_group_description *d);
 
-/*
- The group's assignment protocol ("range", "cooperative-sticky"...), borrowed from the description.
+/**
+ * The group's assignment protocol ("range", "cooperative-sticky"...), borrowed from the description.
  */
 const char *streamlet_group_description_protocol(const streamlet_group_description *d);
 
-/*
- How many members the group has (0 for NULL).
+/**
+ * How many members the group has (0 for NULL).
  */
 size_t streamlet_group_description_member_count(const streamlet_group_description *d);
 
-/*
- Member `index`: member id, client id and host, borrowed from the description (out-parameters may be NULL).
+/**
+ * Member `index`: member id, client id and host, borrowed from the description (out-parameters may be NULL).
  */
 streamlet_resp_err streamlet_group_description_member(const streamlet_group_description *d, size_t index, const char **member_id, const char **client_id, const char **host);
 
-/*
- Frees a group description. NULL is ignored.
+/**
+ * Frees a group description. NULL is ignored.
  */
 void streamlet_group_description_free(streamlet_group_description *d);
 
-/*
- Looks up offsets: each entry's offset in `query` says what to find (STREAMLET_OFFSET_BEGINNING,
- STREAMLET_OFFSET_END, STREAMLET_OFFSET_MAX_TIMESTAMP, or a timestamp in ms for the first offset at or after
- it). `*out` (owned by the caller, free with streamlet_tpl_free) has one entry per query entry with the offset
- found (STREAMLET_OFFSET_INVALID when none) or a per-entry error (see streamlet_tpl_get).
+/**
+ * Looks up offsets: each entry's offset in `query` says what to find (STREAMLET_OFFSET_BEGINNING,
+ * STREAMLET_OFFSET_END, STREAMLET_OFFSET_MAX_TIMESTAMP, or a timestamp in ms for the first offset at or after
+ * it). `*out` (owned by the caller, free with streamlet_tpl_free) has one entry per query entry with the offset
+ * found (STREAMLET_OFFSET_INVALID when none) or a per-entry error (see streamlet_tpl_get).
  */
 streamlet_resp_err streamlet_admin_list_offsets(streamlet_admin *admin, const streamlet_tpl *query, streamlet_tpl **out);
 
-/*
- Starts a broker with the conf's broker properties (`listeners`, e.g. "127.0.0.1:0" for a free port;
- `log.dirs` for the data directory, or none for a temporary one removed on stop; any other Kafka broker
- property). `*out` is owned by the caller: free with streamlet_broker_free.
+/**
+ * Starts a broker with the conf's broker properties (`listeners`, e.g. "127.0.0.1:0" for a free port;
+ * `log.dirs` for the data directory, or none for a temporary one removed on stop; any other Kafka broker
+ * property). `*out` is owned by the caller: free with streamlet_broker_free.
  */
 streamlet_resp_err streamlet_broker_new(const streamlet_conf *conf, streamlet_broker **out);
 
-/*
- The `host:port` to use as `bootstrap.servers`, borrowed from the broker (valid until it is freed).
+/**
+ * The `host:port` to use as `bootstrap.servers`, borrowed from the broker (valid until it is freed).
  */
 const char *streamlet_broker_bootstrap_servers(const streamlet_broker *broker);
 
-/*
- Shuts the broker down cleanly (connections finish their current request, logs are closed). Later calls
- return STREAMLET_OK at once.
+/**
+ * Shuts the broker down cleanly (connections finish their current request, logs are closed). Later calls
+ * return STREAMLET_OK at once.
  */
 streamlet_resp_err streamlet_broker_stop(streamlet_broker *broker);
 
-/*
- Stops the broker (if running) and frees it. NULL is ignored.
+/**
+ * Stops the broker (if running) and frees it. NULL is ignored.
  */
 void streamlet_broker_free(streamlet_broker *broker);
 
-/*
- A new, empty configuration. Owned by the caller: free with streamlet_conf_free. Never NULL.
+/**
+ * A new, empty configuration. Owned by the caller: free with streamlet_conf_free. Never NULL.
  */
 streamlet_conf *streamlet_conf_new(void);
 
-/*
- Frees a configuration. NULL is ignored. Handles created from it are unaffected.
+/**
+ * Frees a configuration. NULL is ignored. Handles created from it are unaffected.
  */
 void streamlet_conf_free(streamlet_conf *conf);
 
-/*
- Sets a property by its Kafka name (`bootstrap.servers`, `linger.ms`, `group.id`, `listeners`, `log.dirs`...).
- Unknown keys (STREAMLET_ERR__UNKNOWN_CONFIG) and invalid values (STREAMLET_ERR__INVALID_CONFIG) are refused;
- the reason, naming the key and value, is written to `errstr` (NUL-terminated, truncated to `errstr_size`;
- `errstr` may be NULL).
+/**
+ * Sets a property by its Kafka name (`bootstrap.servers`, `linger.ms`, `group.id`, `listeners`, `log.dirs`...).
+ * Unknown keys (STREAMLET_ERR__UNKNOWN_CONFIG) and invalid values (STREAMLET_ERR__INVALID_CONFIG) are refused;
+ * the reason, naming the key and value, is written to `errstr` (NUL-terminated, truncated to `errstr_size`;
+ * `errstr` may be NULL).
  */
 streamlet_resp_err streamlet_conf_set(streamlet_conf *conf, const char *key, const char *value, char *errstr, size_t errstr_size);
 
-/*
- Copies the value of `key` into `buf` (NUL-terminated, truncated to `size`) and its full length into
- `*len` (may be NULL). STREAMLET_ERR__UNKNOWN_CONFIG when the key was never set.
+/**
+ * Copies the value of `key` into `buf` (NUL-terminated, truncated to `size`) and its full length into
+ * `*len` (may be NULL). STREAMLET_ERR__UNKNOWN_CONFIG when the key was never set.
  */
 streamlet_resp_err streamlet_conf_get(const streamlet_conf *conf, const char *key, char *buf, size_t size, size_t *len);
 
-/*
- Sets the application pointer passed to the delivery-report, rebalance and commit callbacks.
+/**
+ * Sets the application pointer passed to the delivery-report, rebalance and commit callbacks.
  */
 streamlet_resp_err streamlet_conf_set_opaque(streamlet_conf *conf, void *opaque);
 
-/*
- Creates a consumer from `conf` (`bootstrap.servers`, and `group.id` to subscribe or commit; the conf is
- copied and stays the caller's). `*out` is owned by the caller: free with streamlet_consumer_free.
- `max.poll.records` is always 1 here (see streamlet_consumer_poll).
+/**
+ * Creates a consumer from `conf` (`bootstrap.servers`, and `group.id` to subscribe or commit; the conf is
+ * copied and stays the caller's). `*out` is owned by the caller: free with streamlet_consumer_free.
+ * `max.poll.records` is always 1 here (see streamlet_consumer_poll).
  */
 streamlet_resp_err streamlet_consumer_new(const streamlet_conf *conf, streamlet_consumer **out);
 
-/*
- Subscribes to `topic_count` topics (replacing any subscription); partitions come from the group and the
- conf's rebalance callback is told about them. An empty list unsubscribes.
+/**
+ * Subscribes to `topic_count` topics (replacing any subscription); partitions come from the group and the
+ * conf's rebalance callback is told about them. An empty list unsubscribes.
  */
 streamlet_resp_err streamlet_consumer_subscribe(streamlet_consumer *consumer, const char *const *topics, size_t topic_count);
 
-/*
- Drops the subscription or assignment (revoking partitions through the rebalance callback).
+/**
+ * Drops the subscription or assignment (revoking partitions through the rebalance callback).
  */
 streamlet_resp_err streamlet_consumer_unsubscribe(streamlet_consumer *consumer);
 
-/*
- Manual assignment of the list's partitions (offsets ignored: positions come from committed offsets or
- `auto.offset.reset`; seek to choose). An empty list unassigns.
+/**
+ * Manual assignment of the list's partitions (offsets ignored: positions come from committed offsets or
+ * `auto.offset.reset`; seek to choose). An empty list unassigns.
  */
 streamlet_resp_err streamlet_consumer_assign(streamlet_consumer *consumer, const streamlet_tpl *partitions);
 
-/*
- The partitions assigned now. `*out` is owned by the caller: free with streamlet_tpl_free.
+/**
+ * The partitions assigned now. `*out` is owned by the caller: free with streamlet_tpl_free.
  */
 streamlet_resp_err streamlet_consumer_assignment(streamlet_consumer *consumer, streamlet_tpl **out);
 
-/*
- Waits up to `timeout_ms` (negative: indefinitely) for the next message, running rebalance and commit
- callbacks first. On STREAMLET_OK `*msg` is a message owned by the caller (free with streamlet_message_free),
- or NULL when the timeout passed without one. Errors (e.g. STREAMLET_ERR__NO_OFFSET) leave `*msg` untouched.
+/**
+ * Waits up to `timeout_ms` (negative: indefinitely) for the next message, running rebalance and commit
+ * callbacks first. On STREAMLET_OK `*msg` is a message owned by the caller (free with streamlet_message_free),
+ * or NULL when the timeout passed without one. Errors (e.g. STREAMLET_ERR__NO_OFFSET) leave `*msg` untouched.
  */
 streamlet_resp_err streamlet_consumer_poll(streamlet_consumer *consumer, int32_t timeout_ms, streamlet_message **msg);
 
-/*
- Commits `offsets` (each the next offset to read), or with NULL the position of every assigned partition
- (what poll has returned), and waits for the result.
+/**
+ * Commits `offsets` (each the next offset to read), or with NULL the position of every assigned partition
+ * (what poll has returned), and waits for the result.
  */
 streamlet_resp_err streamlet_consumer_commit_sync(streamlet_consumer *consumer, const streamlet_tpl *offsets);
 
-/*
- Like commit_sync without waiting; the conf's commit callback reports the outcome from a later poll.
+/**
+ * Like commit_sync without waiting; the conf's commit callback reports the outcome from a later poll.
  */
 streamlet_resp_err streamlet_consumer_commit_async(streamlet_consumer *consumer, const streamlet_tpl *offsets);
 
-/*
- Makes the next poll of an assigned partition start at `offset` (STREAMLET_OFFSET_BEGINNING or
- STREAMLET_OFFSET_END for either end).
+/**
+ * Makes the next poll of an assigned partition start at `offset` (STREAMLET_OFFSET_BEGINNING or
+ * STREAMLET_OFFSET_END for either end).
  */
 streamlet_resp_err streamlet_consumer_seek(streamlet_consumer *consumer, const char *topic, int32_t partition, int64_t offset);
 
-/*
- The offset of the next record poll returns for an assigned partition (looked up if not known yet).
+/**
+ * The offset of the next record poll returns for an assigned partition (looked up if not known yet).
  */
 streamlet_resp_err streamlet_consumer_position(streamlet_consumer *consumer, const char *topic, int32_t partition, int64_t *offset);
 
-/*
- The group's committed offsets for the list's partitions: `*out` (owned by the caller, free with
- streamlet_tpl_free) has one entry each, offset STREAMLET_OFFSET_INVALID where nothing is committed.
+/**
+ * The group's committed offsets for the list's partitions: `*out` (owned by the caller, free with
+ * streamlet_tpl_free) has one entry each, offset STREAMLET_OFFSET_INVALID where nothing is committed.
  */
 streamlet_resp_err streamlet_consumer_committed(streamlet_consumer *consumer, const streamlet_tpl *partitions, streamlet_tpl **out);
 
-/*
- Stops fetching the list's partitions until resumed (they stay assigned).
+/**
+ * Stops fetching the list's partitions until resumed (they stay assigned).
  */
 streamlet_resp_err streamlet_consumer_pause(streamlet_consumer *consumer, const streamlet_tpl *partitions);
 
-/*
- Resumes fetching paused partitions.
+/**
+ * Resumes fetching paused partitions.
  */
 streamlet_resp_err streamlet_consumer_resume(streamlet_consumer *consumer, const streamlet_tpl *partitions);
 
-/*
- Makes a poll blocked in another thread return STREAMLET_ERR__WAKEUP.
+/**
+ * Makes a poll blocked in another thread return STREAMLET_ERR__WAKEUP.
  */
 streamlet_resp_err streamlet_consumer_wakeup(streamlet_consumer *consumer);
 
-/*
- Leaves the group (committing first when auto commit is on, running pending commit callbacks) and stops the
- consumer. Later calls return STREAMLET_OK at once.
+/**
+ * Leaves the group (committing first when auto commit is on, running pending commit callbacks) and stops the
+ * consumer. Later calls return STREAMLET_OK at once.
  */
 streamlet_resp_err streamlet_consumer_close(streamlet_consumer *consumer);
 
-/*
- Closes (if not closed yet) and frees the consumer. NULL is ignored.
+/**
+ * Closes (if not closed yet) and frees the consumer. NULL is ignored.
  */
 void streamlet_consumer_free(streamlet_consumer *consumer);
 
-/*
- Registers the rebalance callback consumers created from `conf` use (NULL to remove it).
+/**
+ * Registers the rebalance callback consumers created from `conf` use (NULL to remove it).
  */
 streamlet_resp_err streamlet_conf_set_rebalance_cb(streamlet_conf *conf, streamlet_rebalance_cb cb);
 
-/*
- Registers the async-commit callback consumers created from `conf` use (NULL to remove it).
+/**
+ * Registers the async-commit callback consumers created from `conf` use (NULL to remove it).
  */
 streamlet_resp_err streamlet_conf_set_commit_cb(streamlet_conf *conf, streamlet_commit_cb cb);
 
-/*
- The name of a result code, e.g. "UNKNOWN_TOPIC_OR_PARTITION" or "_INVALID_ARG". Static storage, never NULL.
+/**
+ * The name of a result code, e.g. "UNKNOWN_TOPIC_OR_PARTITION" or "_INVALID_ARG". Static storage, never NULL.
  */
 const char *streamlet_err_name(streamlet_resp_err err);
 
-/*
- The failure of the last call made on this thread that returned a streamlet_resp_err, or NULL when it
- succeeded. Owned by the caller: free with streamlet_error_free.
+/**
+ * The failure of the last call made on this thread that returned a streamlet_resp_err, or NULL when it
+ * succeeded. Owned by the caller: free with streamlet_error_free.
  */
 streamlet_error *streamlet_error_last(void);
 
-/*
- The error's code.
+/**
+ * The error's code.
  */
 streamlet_resp_err streamlet_error_code(const streamlet_error *err);
 
-/*
- The error's human-readable message. Borrowed from `err`; "" for NULL.
+/**
+ * The error's human-readable message. Borrowed from `err`; "" for NULL.
  */
 const char *streamlet_error_message(const streamlet_error *err);
 
-/*
- Frees an error from streamlet_error_last. NULL is ignored.
+/**
+ * Frees an error from streamlet_error_last. NULL is ignored.
  */
 void streamlet_error_free(streamlet_error *err);
 
-/*
- Copies the message of this thread's last failure into `buf` (always NUL-terminated, truncated to `size`);
- "" when the last call succeeded. Returns the message's full length in bytes, without the NUL.
+/**
+ * Copies the message of this thread's last failure into `buf` (always NUL-terminated, truncated to `size`);
+ * "" when the last call succeeded. Returns the message's full length in bytes, without the NUL.
  */
 size_t streamlet_last_error_message(char *buf, size_t size);
 
-/*
- The key (borrowed from the message) and its length in `*len` (may be NULL); NULL for a null key.
+/**
+ * The topic (borrowed from the message); "" for NULL.
+ */
+const char *streamlet_message_topic(const streamlet_message *msg);
+
+/**
+ * The partition; -1 when unknown (a failed delivery, or NULL).
+ */
+int32_t streamlet_message_partition(const streamlet_message *msg);
+
+/**
+ * The offset; STREAMLET_OFFSET_INVALID when unknown.
+ */
+int64_t streamlet_message_offset(const streamlet_message *msg);
+
+/**
+ * The timestamp in milliseconds since the epoch; -1 when unknown.
+ */
+int64_t streamlet_message_timestamp(const streamlet_message *msg);
+
+/**
+ * STREAMLET_OK, or why the delivery failed (delivery reports, on_acknowledgement).
+ */
+streamlet_resp_err streamlet_message_err(const streamlet_message *msg);
+
+/**
+ * The failure's message ("" on success), borrowed from the message.
+ */
+const char *streamlet_message_errstr(const streamlet_message *msg);
+
+/**
+ * The per-message opaque given to streamlet_producer_send (delivery reports); NULL otherwise.
+ */
+void *streamlet_message_opaque(const streamlet_message *msg);
+
+/**
+ * How many headers the message has.
+ */
+size_t streamlet_message_header_count(const streamlet_message *msg);
+
+/**
+ * The key (borrowed from the message) and its length in `*len` (may be NULL); NULL for a null key.
  */
 const void *streamlet_message_key(const streamlet_message *msg, size_t *len);
 
-/*
- The value (borrowed from the message) and its length in `*len` (may be NULL); NULL for a null value.
+/**
+ * The value (borrowed from the message) and its length in `*len` (may be NULL); NULL for a null value.
  */
 const void *streamlet_message_value(const streamlet_message *msg, size_t *len);
 
-/*
- Header `index`: its name, and its value and length (value NULL for a null header), all borrowed from the
- message. STREAMLET_ERR__INVALID_ARG when `index` is out of range.
+/**
+ * Header `index`: its name, and its value and length (value NULL for a null header), all borrowed from the
+ * message. STREAMLET_ERR__INVALID_ARG when `index` is out of range.
  */
 streamlet_resp_err streamlet_message_header(const streamlet_message *msg, size_t index, const char **name, const void **value, size_t *value_len);
 
-/*
- Replaces the key (copied; NULL for a null key). Only for the message an on_send interceptor receives.
+/**
+ * Replaces the key (copied; NULL for a null key). Only for the message an on_send interceptor receives.
  */
 streamlet_resp_err streamlet_message_set_key(streamlet_message *msg, const void *key, size_t len);
 
-/*
- Replaces the value (copied; NULL for a null value). Only for the message an on_send interceptor receives.
+/**
+ * Replaces the value (copied; NULL for a null value). Only for the message an on_send interceptor receives.
  */
 streamlet_resp_err streamlet_message_set_value(streamlet_message *msg, const void *value, size_t len);
 
-/*
- Frees a message returned by streamlet_consumer_poll. NULL is ignored. Never free a message a callback was
- given.
+/**
+ * Frees a message returned by streamlet_consumer_poll. NULL is ignored. Never free a message a callback was
+ * given.
  */
 void streamlet_message_free(streamlet_message *msg);
 
-/*
- A new, empty list. Owned by the caller: free with streamlet_tpl_free. Never NULL.
+/**
+ * A new, empty list. Owned by the caller: free with streamlet_tpl_free. Never NULL.
  */
 streamlet_tpl *streamlet_tpl_new(void);
 
-/*
- Frees a list. NULL is ignored. Never free a list a callback was given.
+/**
+ * Frees a list. NULL is ignored. Never free a list a callback was given.
  */
 void streamlet_tpl_free(streamlet_tpl *tpl);
 
-/*
- Appends an entry (the topic is copied). `offset` is STREAMLET_OFFSET_INVALID when it does not matter.
+/**
+ * Appends an entry (the topic is copied). `offset` is STREAMLET_OFFSET_INVALID when it does not matter.
  */
 streamlet_resp_err streamlet_tpl_add(streamlet_tpl *tpl, const char *topic, int32_t partition, int64_t offset);
 
-/*
- How many entries the list has (0 for NULL).
+/**
+ * How many entries the list has (0 for NULL).
  */
 size_t streamlet_tpl_count(const streamlet_tpl *tpl);
 
-/*
- Entry `index`: topic (borrowed from the list), partition, offset and per-entry result (any of the four
- out-parameters may be NULL). STREAMLET_ERR__INVALID_ARG when `index` is out of range.
+/**
+ * Entry `index`: topic (borrowed from the list), partition, offset and per-entry result (any of the four
+ * out-parameters may be NULL). STREAMLET_ERR__INVALID_ARG when `index` is out of range.
  */
 streamlet_resp_err streamlet_tpl_get(const streamlet_tpl *tpl, size_t index, const char **topic, int32_t *partition, int64_t *offset, streamlet_resp_err *err);
 
-/*
- Changes entry `index`'s offset (e.g. in a rebalance callback before committing it).
+/**
+ * Changes entry `index`'s offset (e.g. in a rebalance callback before committing it).
  */
 streamlet_resp_err streamlet_tpl_set_offset(streamlet_tpl *tpl, size_t index, int64_t offset);
 
-/*
- How many strings the list has (0 for NULL).
+/**
+ * How many strings the list has (0 for NULL).
  */
 size_t streamlet_strlist_count(const streamlet_strlist *list);
 
-/*
- String `index`, borrowed from the list; NULL when out of range.
+/**
+ * String `index`, borrowed from the list; NULL when out of range.
  */
 const char *streamlet_strlist_get(const streamlet_strlist *list, size_t index);
 
-/*
- Frees a list. NULL is ignored.
+/**
+ * Frees a list. NULL is ignored.
  */
 void streamlet_strlist_free(streamlet_strlist *list);
 
-/*
- Creates a producer from `conf` (which needs `bootstrap.servers`; the conf is copied and stays the caller's).
- `*out` is owned by the caller: free with streamlet_producer_free.
+/**
+ * Creates a producer from `conf` (which needs `bootstrap.servers`; the conf is copied and stays the caller's).
+ * `*out` is owned by the caller: free with streamlet_producer_free.
  */
 streamlet_resp_err streamlet_producer_new(const streamlet_conf *conf, streamlet_producer **out);
 
-/*
- Sends a record asynchronously. `partition` is a partition number or STREAMLET_PARTITION_UA (the partitioner
- picks one); `key`/`value` NULL mean null (both are copied); `headers` may be NULL when `header_count` is 0;
- `timestamp` is milliseconds since the epoch, or 0 for now; `msg_opaque` comes back in the delivery report.
- Failures after the argument checks (unknown topic, timeouts, a closed producer) arrive in the delivery report
- served by streamlet_producer_poll / _flush. May block up to `max.block.ms` for metadata or buffer space.
+/**
+ * Sends a record asynchronously. `partition` is a partition number or STREAMLET_PARTITION_UA (the partitioner
+ * picks one); `key`/`value` NULL mean null (both are copied); `headers` may be NULL when `header_count` is 0;
+ * `timestamp` is milliseconds since the epoch, or 0 for now; `msg_opaque` comes back in the delivery report.
+ * Failures after the argument checks (unknown topic, timeouts, a closed producer) arrive in the delivery report
+ * served by streamlet_producer_poll / _flush. May block up to `max.block.ms` for metadata or buffer space.
  */
 streamlet_resp_err streamlet_producer_send(streamlet_producer *producer, const char *topic, int32_t partition, const void *key, size_t key_len, const void *value, size_t value_len, const streamlet_header *headers, size_t header_count, int64_t timestamp, void *msg_opaque);
 
-/*
- Sends a record and waits for its acknowledgement (arguments as streamlet_producer_send, without an opaque;
- no delivery report is produced for it). On success writes the partition and offset (either out-parameter
- may be NULL). Serves other records' delivery reports only through producer_poll/flush.
+/**
+ * Sends a record and waits for its acknowledgement (arguments as streamlet_producer_send, without an opaque;
+ * no delivery report is produced for it). On success writes the partition and offset (either out-parameter
+ * may be NULL). Serves other records' delivery reports only through producer_poll/flush.
  */
 streamlet_resp_err streamlet_producer_send_sync(streamlet_producer *producer, const char *topic, int32_t partition, const void *key, size_t key_len, const void *value, size_t value_len, const streamlet_header *headers, size_t header_count, int64_t timestamp, int32_t *partition_out, int64_t *offset_out);
 
-/*
- Serves delivery reports (and interceptors' on_acknowledgement) on this thread, waiting up to `timeout_ms`
- (negative: indefinitely) for the first. Returns how many records were served; -1 when `producer` is NULL.
+/**
+ * Serves delivery reports (and interceptors' on_acknowledgement) on this thread, waiting up to `timeout_ms`
+ * (negative: indefinitely) for the first. Returns how many records were served; -1 when `producer` is NULL.
  */
 int32_t streamlet_producer_poll(streamlet_producer *producer, int32_t timeout_ms);
 
-/*
- Sends everything buffered now and waits until every record sent before this call is acknowledged, serving
- delivery reports on this thread. STREAMLET_ERR__TIMED_OUT when `timeout_ms` passes first.
+/**
+ * Sends everything buffered now and waits until every record sent before this call is acknowledged, serving
+ * delivery reports on this thread. STREAMLET_ERR__TIMED_OUT when `timeout_ms` passes first.
  */
 streamlet_resp_err streamlet_producer_flush(streamlet_producer *producer, int32_t timeout_ms);
 
-/*
- Refuses new records, waits up to `timeout_ms` for buffered ones (serving their reports), fails the rest with
- STREAMLET_ERR__CLOSED and runs interceptors' on_close. Later calls return STREAMLET_OK at once.
+/**
+ * Refuses new records, waits up to `timeout_ms` for buffered ones (serving their reports), fails the rest with
+ * STREAMLET_ERR__CLOSED and runs interceptors' on_close. Later calls return STREAMLET_OK at once.
  */
 streamlet_resp_err streamlet_producer_close(streamlet_producer *producer, int32_t timeout_ms);
 
-/*
- Closes without waiting (pending records are reported as failed, on this thread) and frees the producer.
- NULL is ignored.
+/**
+ * Closes without waiting (pending records are reported as failed, on this thread) and frees the producer.
+ * NULL is ignored.
  */
 void streamlet_producer_free(streamlet_producer *producer);
 
-/*
- Registers the delivery-report callback producers created from `conf` call (NULL to remove it).
+/**
+ * Registers the delivery-report callback producers created from `conf` call (NULL to remove it).
  */
 streamlet_resp_err streamlet_conf_set_dr_cb(streamlet_conf *conf, streamlet_dr_cb cb);
 
-/*
- Registers a custom partitioner (NULL restores Kafka's default) with its own opaque.
+/**
+ * Registers a custom partitioner (NULL restores Kafka's default) with its own opaque.
  */
 streamlet_resp_err streamlet_conf_set_partitioner(streamlet_conf *conf, streamlet_partitioner_cb cb, void *opaque);
 
-/*
- Appends a producer interceptor (copied) to the chain; they run in the order added.
+/**
+ * Appends a producer interceptor (copied) to the chain; they run in the order added.
  */
 streamlet_resp_err streamlet_conf_add_producer_interceptor(streamlet_conf *conf, const streamlet_producer_interceptor *interceptor);
 

@@ -85,43 +85,53 @@ impl streamlet_message {
 
 static NONE: Option<Bytes> = None;
 
-macro_rules! msg_get {
-    ($(#[$doc:meta])* $name:ident, $ty:ty, $fallback:expr, |$m:ident| $body:expr) => {
-        $(#[$doc])*
-        #[no_mangle]
-        pub extern "C" fn $name(msg: *const streamlet_message) -> $ty {
-            guard_value($fallback, || match unsafe { msg.as_ref() } {
-                Some($m) => $body,
-                None => $fallback,
-            })
-        }
-    };
+/// The topic (borrowed from the message); "" for NULL.
+#[no_mangle]
+pub extern "C" fn streamlet_message_topic(msg: *const streamlet_message) -> *const c_char {
+    guard_value(c"".as_ptr(), || unsafe { msg.as_ref() }.map_or(c"".as_ptr(), |m| m.topic.as_ptr()))
 }
 
-msg_get!(
-    /// The topic (borrowed from the message); "" for NULL.
-    streamlet_message_topic, *const c_char, c"".as_ptr(), |m| m.topic.as_ptr());
-msg_get!(
-    /// The partition; -1 when unknown (a failed delivery, or NULL).
-    streamlet_message_partition, i32, -1, |m| m.partition);
-msg_get!(
-    /// The offset; STREAMLET_OFFSET_INVALID when unknown.
-    streamlet_message_offset, i64, crate::STREAMLET_OFFSET_INVALID, |m| m.offset);
-msg_get!(
-    /// The timestamp in milliseconds since the epoch; -1 when unknown.
-    streamlet_message_timestamp, i64, -1, |m| m.timestamp);
-msg_get!(
-    /// STREAMLET_OK, or why the delivery failed (delivery reports, on_acknowledgement).
-    streamlet_message_err, streamlet_resp_err, streamlet_resp_err::STREAMLET_ERR__INVALID_ARG, |m| m.err);
-msg_get!(
-    /// The failure's message ("" on success), borrowed from the message.
-    streamlet_message_errstr, *const c_char, c"".as_ptr(), |m| m.errstr.as_ptr());
-msg_get!(
-    /// The per-message opaque given to streamlet_producer_send (delivery reports); NULL otherwise.
-    streamlet_message_opaque, *mut c_void, std::ptr::null_mut(), |m| m.opaque.0);
-msg_get!(
-    /// How many headers the message has.
-    streamlet_message_header_count, usize, 0, |m| m.headers.len());
+/// The partition; -1 when unknown (a failed delivery, or NULL).
+#[no_mangle]
+pub extern "C" fn streamlet_message_partition(msg: *const streamlet_message) -> i32 {
+    guard_value(-1, || unsafe { msg.as_ref() }.map_or(-1, |m| m.partition))
+}
+
+/// The offset; STREAMLET_OFFSET_INVALID when unknown.
+#[no_mangle]
+pub extern "C" fn streamlet_message_offset(msg: *const streamlet_message) -> i64 {
+    guard_value(crate::STREAMLET_OFFSET_INVALID, || unsafe { msg.as_ref() }.map_or(crate::STREAMLET_OFFSET_INVALID, |m| m.offset))
+}
+
+/// The timestamp in milliseconds since the epoch; -1 when unknown.
+#[no_mangle]
+pub extern "C" fn streamlet_message_timestamp(msg: *const streamlet_message) -> i64 {
+    guard_value(-1, || unsafe { msg.as_ref() }.map_or(-1, |m| m.timestamp))
+}
+
+/// STREAMLET_OK, or why the delivery failed (delivery reports, on_acknowledgement).
+#[no_mangle]
+pub extern "C" fn streamlet_message_err(msg: *const streamlet_message) -> streamlet_resp_err {
+    guard_value(streamlet_resp_err::STREAMLET_ERR__INVALID_ARG, || unsafe { msg.as_ref() }.map_or(streamlet_resp_err::STREAMLET_ERR__INVALID_ARG, |m| m.err))
+}
+
+/// The failure's message ("" on success), borrowed from the message.
+#[no_mangle]
+pub extern "C" fn streamlet_message_errstr(msg: *const streamlet_message) -> *const c_char {
+    guard_value(c"".as_ptr(), || unsafe { msg.as_ref() }.map_or(c"".as_ptr(), |m| m.errstr.as_ptr()))
+}
+
+/// The per-message opaque given to streamlet_producer_send (delivery reports); NULL otherwise.
+#[no_mangle]
+pub extern "C" fn streamlet_message_opaque(msg: *const streamlet_message) -> *mut c_void {
+    guard_value(std::ptr::null_mut(), || unsafe { msg.as_ref() }.map_or(std::ptr::null_mut(), |m| m.opaque.0))
+}
+
+/// How many headers the message has.
+#[no_mangle]
+pub extern "C" fn streamlet_message_header_count(msg: *const streamlet_message) -> usize {
+    guard_value(0, || unsafe { msg.as_ref() }.map_or(0, |m| m.headers.len()))
+}
 
 /// The key (borrowed from the message) and its length in `*len` (may be NULL); NULL for a null key.
 #[no_mangle]
