@@ -99,6 +99,11 @@ PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig" pkg-config --exists --print-errors "stre
 gcc -std=c11 examples/c/producer_sync.c -I"$ROOT/examples/c" $(PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig" pkg-config --cflags --libs streamlet) \
   -Wl,-rpath,"$PREFIX/lib" -o "$OUT/pkgconfig_producer_sync"
 run pkgconfig_producer_sync "$OUT/pkgconfig_producer_sync"
+# Static: the archive plus the system libraries Rust's std needs (pkg-config's Libs.private).
+gcc -std=c11 examples/c/producer_sync.c -I"$ROOT/examples/c" -I"$PREFIX/include" "$PREFIX/lib/libstreamlet.a" \
+  $(PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig" pkg-config --static --libs-only-l streamlet | sed 's/-lstreamlet//') -o "$OUT/static_producer_sync"
+if readelf -d "$OUT/static_producer_sync" | grep -q 'libstreamlet'; then echo "static build still needs libstreamlet.so" >&2; exit 1; fi
+run static_producer_sync "$OUT/static_producer_sync"
 cmake -S examples/c/cmake -B "$OUT/cmake" -DCMAKE_PREFIX_PATH="$PREFIX" -DCMAKE_BUILD_TYPE=Debug >"$OUT/cmake.log"
 cmake --build "$OUT/cmake" >>"$OUT/cmake.log"
 run cmake_example "$OUT/cmake/streamlet_cmake_example"

@@ -6,9 +6,12 @@ static void prefix_timestamp(streamlet_message *msg, void *opaque) {
     (void)opaque;
     size_t len;
     const char *value = streamlet_message_value(msg, &len);
-    char buf[256];
-    int n = snprintf(buf, sizeof buf, "%ld|%.*s", (long)time(NULL), (int)len, value ? value : "");
+    size_t size = len + 32;
+    char *buf = malloc(size); /* the value is copied by set_value */
+    if (!buf) return;
+    int n = snprintf(buf, size, "%ld|%.*s", (long)time(NULL), (int)len, value ? value : "");
     streamlet_message_set_value(msg, buf, (size_t)n);
+    free(buf);
 }
 
 struct counts {
