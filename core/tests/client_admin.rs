@@ -267,3 +267,57 @@ fn unreachable_bootstrap_fails_fast() {
     assert!(matches!(e, ClientError::Connection { .. } | ClientError::Timeout(_)), "{e:?}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
+
+#[test]
+fn alter_configs_take_effect_on_live_partitions_and_survive_restart() {
+    use streamlet::client::admin::ConfigOp;
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start_broker_in(dir.path(), &[]);
+    let a = admin(&broker);
+    a.create_topics(&[NewTopic::new("cfg", 1, 1)], false).unwrap().into_iter().for_each(|(_, r)| r.unwrap());
+    let set = |k: &str, v: &str| ConfigOp::Set(k.into(), v.into());
+
+    a.alter_configs("cfg", &[set("max.message.bytes", "100")], true).unwrap();
+    assert!(a.describe_configs("cfg").unwrap()["max.message.bytes"].1, "validate_only must not change anything");
+
+    a.alter_configs("cfg", &[set("max.message.bytes", "100"), set("retention.ms", "5000")], false).unwrap();
+    let described = a.describe_configs("cfg").unwrap();
+    assert_eq!(described["max.message.bytes"], ("100".to_string(), false));
+    assert_eq!(described["retention.ms"], ("5000".to_string(), false));
+    let mut w = Wire::connect(&broker);
+    assert_eq!(w.produce(9, 1, "cfg", 0, batch(5, Compression::None)).error_code, E::MessageTooLarge.code());
+
+    a.alter_configs("cfg", &[ConfigOp::Delete("max.message.bytes".into())], false).unwrap();
+    assert_eq!(w.produce(9, 1, "cfg", 0, batch(5, Compression::None)).error_code, 0);
+
+    a.alter_configs("cfg", &[ConfigOp::Append("cleanup.policy".into(), "compact".into())], false).unwrap();
+    assert_eq!(a.describe_configs("cfg").unwrap()["cleanup.policy"].0, "delete,compact");
+    a.alter_configs("cfg", &[ConfigOp::Subtract("cleanup.policy".into(), "delete".into())], false).unwrap();
+    assert_eq!(a.describe_configs("cfg").unwrap()["cleanup.policy"].0, "compact");
+
+    assert_eq!(code(&a.alter_configs("cfg", &[set("no.such.key", "1")], false)), E::InvalidConfig);
+    assert_eq!(code(&a.alter_configs("cfg", &[set("retention.ms", "soon")], false)), E::InvalidConfig);
+    assert_eq!(code(&a.alter_configs("cfg", &[ConfigOp::Append("retention.ms".into(), "1".into())], false)), E::InvalidConfig);
+    assert_eq!(code(&a.alter_configs("nope", &[set("retention.ms", "1")], false)), E::UnknownTopicOrPartition);
+
+    // The legacy AlterConfigs replaces every override with the request's set.
+    let req = AlterConfigsRequest::default().with_resources(vec![alter_configs_request::AlterConfigsResource::default()
+        .with_resource_type(2)
+        .with_resource_name(s("cfg"))
+        .with_configs(vec![alter_configs_request::AlterableConfig::default().with_name(s("segment.ms")).with_value(Some(s("60000")))])]);
+    let resp: AlterConfigsResponse = w.send(ApiKey::AlterConfigs, 1, &req);
+    assert_eq!(resp.responses[0].error_code, 0, "{:?}", resp.responses[0].error_message);
+    let broker_res = AlterConfigsRequest::default().with_resources(vec![alter_configs_request::AlterConfigsResource::default()
+        .with_resource_type(4)
+        .with_resource_name(s("0"))]);
+    let resp: AlterConfigsResponse = w.send(ApiKey::AlterConfigs, 1, &broker_res);
+    assert_eq!(resp.responses[0].error_code, E::InvalidRequest.code());
+
+    drop(w);
+    drop(a);
+    broker.shutdown();
+    let broker = start_broker_in(dir.path(), &[]);
+    let described = admin(&broker).describe_configs("cfg").unwrap();
+    assert_eq!(described["segment.ms"], ("60000".to_string(), false));
+    assert!(described["retention.ms"].1 && described["cleanup.policy"].1, "{described:?}");
+}
