@@ -752,6 +752,19 @@ typedef void (*streamlet_rebalance_cb)(streamlet_consumer *consumer, streamlet_r
 typedef void (*streamlet_commit_cb)(streamlet_consumer *consumer, streamlet_resp_err err, const streamlet_tpl *offsets, void *opaque);
 
 /**
+ * A consumer interceptor (Kafka's ConsumerInterceptor); any callback may be NULL. `on_consume` sees each
+ * message inside streamlet_consumer_poll before it is returned (borrowed for the call) and may change it with
+ * streamlet_message_set_key / _set_value; `on_commit` sees the offsets of each successful commit (inside
+ * commit_sync/close, or poll for async and automatic commits); `on_close` runs once when the consumer closes.
+ */
+typedef struct {
+  void (*on_consume)(streamlet_message *msg, void *opaque);
+  void (*on_commit)(const streamlet_tpl *offsets, void *opaque);
+  void (*on_close)(void *opaque);
+  void *opaque;
+} streamlet_consumer_interceptor;
+
+/**
  * A record header for streamlet_producer_send: `name` NUL-terminated, `value` NULL for a null header.
  */
 typedef struct {
@@ -975,6 +988,13 @@ streamlet_resp_err streamlet_consumer_new(const streamlet_conf *conf, streamlet_
 streamlet_resp_err streamlet_consumer_subscribe(streamlet_consumer *consumer, const char *const *topics, size_t topic_count);
 
 /**
+ * Subscribes to every topic whose whole name matches the regular expression `pattern` (Java's regex syntax
+ * as far as Rust's `regex` crate shares it), including topics created later. STREAMLET_ERR__INVALID_ARG for an
+ * invalid pattern.
+ */
+streamlet_resp_err streamlet_consumer_subscribe_pattern(streamlet_consumer *consumer, const char *pattern);
+
+/**
  * Drops the subscription or assignment (revoking partitions through the rebalance callback).
  */
 streamlet_resp_err streamlet_consumer_unsubscribe(streamlet_consumer *consumer);
@@ -1060,6 +1080,11 @@ streamlet_resp_err streamlet_conf_set_rebalance_cb(streamlet_conf *conf, streaml
  * Registers the async-commit callback consumers created from `conf` use (NULL to remove it).
  */
 streamlet_resp_err streamlet_conf_set_commit_cb(streamlet_conf *conf, streamlet_commit_cb cb);
+
+/**
+ * Appends a consumer interceptor (copied) to the chain; they run in the order added.
+ */
+streamlet_resp_err streamlet_conf_add_consumer_interceptor(streamlet_conf *conf, const streamlet_consumer_interceptor *interceptor);
 
 /**
  * The name of a result code, e.g. "UNKNOWN_TOPIC_OR_PARTITION" or "_INVALID_ARG". Static storage, never NULL.

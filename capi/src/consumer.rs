@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::ffi::{c_char, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use core_lib::client::consumer::{Consumer, ConsumerConfig, ConsumerError, RebalanceListener, TopicPartition};
+use core_lib::client::consumer::{Consumer, ConsumerConfig, ConsumerError, ConsumerInterceptor, ConsumerRecord, RebalanceListener, TopicPartition};
 use core_lib::config::Props;
 
 use crate::conf::{streamlet_conf, Role};
@@ -37,12 +37,13 @@ pub type streamlet_commit_cb =
     Option<unsafe extern "C" fn(consumer: *mut streamlet_consumer, err: streamlet_resp_err, offsets: *const streamlet_tpl, opaque: *mut c_void)>;
 
 /// A consumer interceptor (Kafka's ConsumerInterceptor); any callback may be NULL. `on_consume` sees each
-/// message before poll returns it (borrowed for the call); `on_commit` sees committed offsets; `on_close` runs
-/// once on close.
+/// message inside streamlet_consumer_poll before it is returned (borrowed for the call) and may change it with
+/// streamlet_message_set_key / _set_value; `on_commit` sees the offsets of each successful commit (inside
+/// commit_sync/close, or poll for async and automatic commits); `on_close` runs once when the consumer closes.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct streamlet_consumer_interceptor {
-    pub on_consume: Option<unsafe extern "C" fn(msg: *const streamlet_message, opaque: *mut c_void)>,
+    pub on_consume: Option<unsafe extern "C" fn(msg: *mut streamlet_message, opaque: *mut c_void)>,
     pub on_commit: Option<unsafe extern "C" fn(offsets: *const streamlet_tpl, opaque: *mut c_void)>,
     pub on_close: Option<unsafe extern "C" fn(opaque: *mut c_void)>,
     pub opaque: *mut c_void,
@@ -50,6 +51,33 @@ pub struct streamlet_consumer_interceptor {
 
 unsafe impl Send for streamlet_consumer_interceptor {}
 unsafe impl Sync for streamlet_consumer_interceptor {}
+
+impl ConsumerInterceptor for streamlet_consumer_interceptor {
+    fn on_consume(&self, records: Vec<ConsumerRecord>) -> Vec<ConsumerRecord> {
+        let Some(cb) = self.on_consume else { return records };
+        records
+            .into_iter()
+            .map(|r| {
+                let mut msg = streamlet_message::from_record(r);
+                unsafe { cb(&mut msg, self.opaque) };
+                msg.to_consumer_record()
+            })
+            .collect()
+    }
+
+    fn on_commit(&self, offsets: &BTreeMap<TopicPartition, i64>) {
+        if let Some(cb) = self.on_commit {
+            let tpl = streamlet_tpl::from_tps(offsets.iter().map(|(tp, o)| (tp, *o)));
+            unsafe { cb(&tpl, self.opaque) };
+        }
+    }
+
+    fn close(&self) {
+        if let Some(cb) = self.on_close {
+            unsafe { cb(self.opaque) };
+        }
+    }
+}
 
 /// A consumer. Safe to use from several threads (poll from one at a time).
 pub struct streamlet_consumer {
@@ -106,7 +134,11 @@ pub extern "C" fn streamlet_consumer_new(conf: *const streamlet_conf, out: *mut 
         let st = handle(conf, "conf")?.snapshot();
         let out = out_arg(out, "out")?;
         let cfg = ConsumerConfig::from_props(&consumer_props(&st))?;
-        let inner = Consumer::new(cfg)?;
+        let mut b = Consumer::builder(cfg);
+        for ic in &st.consumer_interceptors {
+            b = b.interceptor(*ic);
+        }
+        let inner = b.build()?;
         *out = Box::into_raw(Box::new(streamlet_consumer {
             inner,
             rebalance_cb: st.rebalance_cb,
@@ -133,6 +165,18 @@ pub extern "C" fn streamlet_consumer_subscribe(consumer: *mut streamlet_consumer
         }
         let names: Vec<&str> = if topic_count == 0 { Vec::new() } else { unsafe { std::slice::from_raw_parts(topics, topic_count) }.iter().map(|t| str_arg(*t, "topic")).collect::<Result<_, _>>()? };
         Ok(c.inner.subscribe(&names, listener(c, consumer))?)
+    })
+}
+
+/// Subscribes to every topic whose whole name matches the regular expression `pattern` (Java's regex syntax
+/// as far as Rust's `regex` crate shares it), including topics created later. STREAMLET_ERR__INVALID_ARG for an
+/// invalid pattern.
+#[no_mangle]
+pub extern "C" fn streamlet_consumer_subscribe_pattern(consumer: *mut streamlet_consumer, pattern: *const c_char) -> streamlet_resp_err {
+    guard(|| {
+        let c = handle(consumer, "consumer")?;
+        let pattern = str_arg(pattern, "pattern")?;
+        Ok(c.inner.subscribe_pattern(pattern, listener(c, consumer))?)
     })
 }
 
@@ -330,4 +374,14 @@ pub extern "C" fn streamlet_conf_set_rebalance_cb(conf: *mut streamlet_conf, cb:
 #[no_mangle]
 pub extern "C" fn streamlet_conf_set_commit_cb(conf: *mut streamlet_conf, cb: streamlet_commit_cb) -> streamlet_resp_err {
     crate::conf::with_state(conf, |st| st.commit_cb = cb)
+}
+
+/// Appends a consumer interceptor (copied) to the chain; they run in the order added.
+#[no_mangle]
+pub extern "C" fn streamlet_conf_add_consumer_interceptor(conf: *mut streamlet_conf, interceptor: *const streamlet_consumer_interceptor) -> streamlet_resp_err {
+    guard(|| {
+        let ic = *handle(interceptor, "interceptor")?;
+        handle(conf, "conf")?.state.lock().unwrap_or_else(|e| e.into_inner()).consumer_interceptors.push(ic);
+        Ok(())
+    })
 }

@@ -51,6 +51,7 @@ pub(crate) fn consumer_code(e: &ConsumerError) -> streamlet_resp_err {
         ConsumerError::Fatal(_) => STREAMLET_ERR__FATAL,
         ConsumerError::IllegalState(_) => STREAMLET_ERR__STATE,
         ConsumerError::Wakeup => STREAMLET_ERR__WAKEUP,
+        ConsumerError::InvalidArgument(_) => STREAMLET_ERR__INVALID_ARG,
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use core_lib::client::consumer::{ConsumerRecord, TopicPartition};
 use core_lib::client::producer::ProducerRecord;
+use core_lib::record::TimestampType;
 
 use crate::error::{guard, guard_value, streamlet_resp_err, Failure};
 use crate::util::{bytes_out, c_string, handle, opt_bytes, out_arg, str_arg, Opaque};
@@ -18,6 +19,7 @@ pub struct streamlet_message {
     pub(crate) partition: i32,
     pub(crate) offset: i64,
     pub(crate) timestamp: i64,
+    pub(crate) timestamp_type: TimestampType,
     pub(crate) key: Option<Bytes>,
     pub(crate) value: Option<Bytes>,
     pub(crate) headers: Vec<(CString, Option<Bytes>)>,
@@ -37,6 +39,7 @@ impl streamlet_message {
             partition: -1,
             offset: crate::STREAMLET_OFFSET_INVALID,
             timestamp: -1,
+            timestamp_type: TimestampType::CreateTime,
             key: None,
             value: None,
             headers: Vec::new(),
@@ -51,6 +54,7 @@ impl streamlet_message {
             partition: r.partition,
             offset: r.offset,
             timestamp: r.timestamp,
+            timestamp_type: r.timestamp_type,
             key: r.key,
             value: r.value,
             headers: c_headers(&r.headers),
@@ -75,7 +79,7 @@ impl streamlet_message {
             partition: self.partition,
             offset: self.offset,
             timestamp: self.timestamp,
-            timestamp_type: core_lib::record::TimestampType::CreateTime,
+            timestamp_type: self.timestamp_type,
             key: self.key.clone(),
             value: self.value.clone(),
             headers: self.headers.iter().map(|(k, v)| (k.to_string_lossy().into_owned(), v.clone())).collect(),
