@@ -946,7 +946,7 @@ streamlet_resp_err streamlet_broker_stop(streamlet_broker *broker);
 void streamlet_broker_free(streamlet_broker *broker);
 
 /**
- * A new, empty configuration. Owned by the caller: free with streamlet_conf_free. Never NULL.
+ * A new, empty configuration. Owned by the caller: free with streamlet_conf_free. NULL only if memory ran out.
  */
 streamlet_conf *streamlet_conf_new(void);
 
@@ -1191,7 +1191,7 @@ streamlet_resp_err streamlet_message_set_value(streamlet_message *msg, const voi
 void streamlet_message_free(streamlet_message *msg);
 
 /**
- * A new, empty list. Owned by the caller: free with streamlet_tpl_free. Never NULL.
+ * A new, empty list. Owned by the caller: free with streamlet_tpl_free. NULL only if memory ran out.
  */
 streamlet_tpl *streamlet_tpl_new(void);
 

@@ -95,9 +95,13 @@ fn validate(key: &str, value: &str) -> Res {
     Ok(())
 }
 
-/// A new, empty configuration. Owned by the caller: free with streamlet_conf_free. Never NULL.
+/// A new, empty configuration. Owned by the caller: free with streamlet_conf_free. NULL only if memory ran out.
 #[no_mangle]
 pub extern "C" fn streamlet_conf_new() -> *mut streamlet_conf {
+    crate::error::guard_value(std::ptr::null_mut(), new_conf)
+}
+
+fn new_conf() -> *mut streamlet_conf {
     let state = ConfState {
         props: Props::new(),
         opaque: Opaque(std::ptr::null_mut()),

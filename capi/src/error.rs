@@ -132,7 +132,7 @@ pub(crate) fn guard_value<T>(fallback: T, f: impl FnOnce() -> T) -> T {
 /// The name of a result code, e.g. "UNKNOWN_TOPIC_OR_PARTITION" or "_INVALID_ARG". Static storage, never NULL.
 #[no_mangle]
 pub extern "C" fn streamlet_err_name(err: streamlet_resp_err) -> *const c_char {
-    err.name().as_ptr().cast()
+    guard_value(c"".as_ptr(), || err.name().as_ptr().cast())
 }
 
 /// The failure of the last call made on this thread that returned a streamlet_resp_err, or NULL when it

@@ -31,14 +31,16 @@ const VERSION_STR: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 /// The library's version as (major << 16) | (minor << 8) | patch, to compare with STREAMLET_VERSION.
 #[no_mangle]
 pub extern "C" fn streamlet_version() -> u32 {
-    let part = |s: &str| s.parse::<u32>().unwrap_or(0);
-    (part(env!("CARGO_PKG_VERSION_MAJOR")) << 16) | (part(env!("CARGO_PKG_VERSION_MINOR")) << 8) | part(env!("CARGO_PKG_VERSION_PATCH"))
+    error::guard_value(0, || {
+        let part = |s: &str| s.parse::<u32>().unwrap_or(0);
+        (part(env!("CARGO_PKG_VERSION_MAJOR")) << 16) | (part(env!("CARGO_PKG_VERSION_MINOR")) << 8) | part(env!("CARGO_PKG_VERSION_PATCH"))
+    })
 }
 
 /// The library's version as "major.minor.patch" (static storage).
 #[no_mangle]
 pub extern "C" fn streamlet_version_str() -> *const c_char {
-    VERSION_STR.as_ptr().cast()
+    error::guard_value(c"".as_ptr(), || VERSION_STR.as_ptr().cast())
 }
 
 #[cfg(test)]

@@ -238,10 +238,10 @@ impl streamlet_tpl {
     }
 }
 
-/// A new, empty list. Owned by the caller: free with streamlet_tpl_free. Never NULL.
+/// A new, empty list. Owned by the caller: free with streamlet_tpl_free. NULL only if memory ran out.
 #[no_mangle]
 pub extern "C" fn streamlet_tpl_new() -> *mut streamlet_tpl {
-    Box::into_raw(Box::new(streamlet_tpl::from_entries(Vec::new())))
+    guard_value(std::ptr::null_mut(), || Box::into_raw(Box::new(streamlet_tpl::from_entries(Vec::new()))))
 }
 
 /// Frees a list. NULL is ignored. Never free a list a callback was given.
