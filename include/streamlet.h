@@ -1087,9 +1087,10 @@ streamlet_resp_err streamlet_conf_set_commit_cb(streamlet_conf *conf, streamlet_
 streamlet_resp_err streamlet_conf_add_consumer_interceptor(streamlet_conf *conf, const streamlet_consumer_interceptor *interceptor);
 
 /**
- * The name of a result code, e.g. "UNKNOWN_TOPIC_OR_PARTITION" or "_INVALID_ARG". Static storage, never NULL.
+ * The name of a result code (a streamlet_resp_err value), e.g. "UNKNOWN_TOPIC_OR_PARTITION" or
+ * "_INVALID_ARG"; "UNKNOWN" for a value that is not one. Static storage, never NULL.
  */
-const char *streamlet_err_name(streamlet_resp_err err);
+const char *streamlet_err_name(int32_t err);
 
 /**
  * The failure of the last call made on this thread that returned a streamlet_resp_err, or NULL when it

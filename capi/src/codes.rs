@@ -450,6 +450,31 @@ impl streamlet_resp_err {
         }
     }
 
+    /// Any code a C caller may pass in (C enums carry any int; a Rust enum must not).
+    pub(crate) fn from_i32(code: i32) -> Option<streamlet_resp_err> {
+        match code {
+            0 => Some(streamlet_resp_err::STREAMLET_OK),
+            -100 => Some(streamlet_resp_err::STREAMLET_ERR__INVALID_ARG),
+            -101 => Some(streamlet_resp_err::STREAMLET_ERR__INVALID_CONFIG),
+            -102 => Some(streamlet_resp_err::STREAMLET_ERR__UNKNOWN_CONFIG),
+            -103 => Some(streamlet_resp_err::STREAMLET_ERR__TIMED_OUT),
+            -104 => Some(streamlet_resp_err::STREAMLET_ERR__TRANSPORT),
+            -105 => Some(streamlet_resp_err::STREAMLET_ERR__PROTOCOL),
+            -106 => Some(streamlet_resp_err::STREAMLET_ERR__UNSUPPORTED),
+            -107 => Some(streamlet_resp_err::STREAMLET_ERR__CLOSED),
+            -108 => Some(streamlet_resp_err::STREAMLET_ERR__STATE),
+            -109 => Some(streamlet_resp_err::STREAMLET_ERR__NO_OFFSET),
+            -110 => Some(streamlet_resp_err::STREAMLET_ERR__COMMIT_FAILED),
+            -111 => Some(streamlet_resp_err::STREAMLET_ERR__FATAL),
+            -112 => Some(streamlet_resp_err::STREAMLET_ERR__WAKEUP),
+            -113 => Some(streamlet_resp_err::STREAMLET_ERR__IO),
+            -114 => Some(streamlet_resp_err::STREAMLET_ERR__PANIC),
+            -1 => Some(streamlet_resp_err::STREAMLET_ERR_UNKNOWN_SERVER_ERROR),
+            c if (1..=i16::MAX as i32).contains(&c) => Some(streamlet_resp_err::from_kafka(c as i16)).filter(|e| *e != streamlet_resp_err::STREAMLET_ERR_UNKNOWN_SERVER_ERROR),
+            _ => None,
+        }
+    }
+
     /// The code's name without the STREAMLET_ERR_ prefix, NUL-terminated (Kafka's name for Kafka codes).
     pub(crate) fn name(self) -> &'static str {
         match self {

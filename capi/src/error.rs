@@ -129,10 +129,11 @@ pub(crate) fn guard_value<T>(fallback: T, f: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
 }
 
-/// The name of a result code, e.g. "UNKNOWN_TOPIC_OR_PARTITION" or "_INVALID_ARG". Static storage, never NULL.
+/// The name of a result code (a streamlet_resp_err value), e.g. "UNKNOWN_TOPIC_OR_PARTITION" or
+/// "_INVALID_ARG"; "UNKNOWN" for a value that is not one. Static storage, never NULL.
 #[no_mangle]
-pub extern "C" fn streamlet_err_name(err: streamlet_resp_err) -> *const c_char {
-    guard_value(c"".as_ptr(), || err.name().as_ptr().cast())
+pub extern "C" fn streamlet_err_name(err: i32) -> *const c_char {
+    guard_value(c"UNKNOWN".as_ptr(), || streamlet_resp_err::from_i32(err).map_or(c"UNKNOWN".as_ptr(), |e| e.name().as_ptr().cast()))
 }
 
 /// The failure of the last call made on this thread that returned a streamlet_resp_err, or NULL when it

@@ -81,6 +81,10 @@ static void test_err_names(void) {
     CHECK(strcmp(streamlet_err_name(STREAMLET_OK), "NO_ERROR") == 0);
     CHECK(strcmp(streamlet_err_name(STREAMLET_ERR_UNKNOWN_TOPIC_OR_PARTITION), "UNKNOWN_TOPIC_OR_PARTITION") == 0);
     CHECK(strcmp(streamlet_err_name(STREAMLET_ERR__INVALID_ARG), "_INVALID_ARG") == 0);
+    CHECK(strcmp(streamlet_err_name(STREAMLET_ERR__PANIC), "_PANIC") == 0);
+    CHECK(strcmp(streamlet_err_name(-1), "UNKNOWN_SERVER_ERROR") == 0);
+    CHECK(strcmp(streamlet_err_name(12345), "UNKNOWN") == 0); /* not a code: no undefined behaviour */
+    CHECK(strcmp(streamlet_err_name(-50), "UNKNOWN") == 0);
 }
 
 static void test_conf(void) {
