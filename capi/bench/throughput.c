@@ -46,35 +46,38 @@ int main(int argc, char **argv) {
     streamlet_conf_free(bc);
     const char *bootstrap = streamlet_broker_bootstrap_servers(broker);
 
-    streamlet_conf *pc = streamlet_conf_new();
-    set(pc, "bootstrap.servers", bootstrap);
-    set(pc, "acks", "1");
-    set(pc, "linger.ms", "5");
-    set(pc, "batch.size", "1048576");
-    set(pc, "buffer.memory", "268435456");
-    set(pc, "max.request.size", "8388608");
-    set(pc, "enable.idempotence", "false");
-    CHECK(streamlet_conf_set_dr_cb(pc, on_delivery));
-    streamlet_producer *p = NULL;
-    CHECK(streamlet_producer_new(pc, &p));
-    streamlet_conf_free(pc);
     char *value = malloc(size);
     memset(value, 'x', size);
-    double t = now();
-    for (long i = 0; i < count; i++) {
-        CHECK(streamlet_producer_send(p, "bench", (int32_t)(i % 4), NULL, 0, value, size, NULL, 0, 0, NULL));
-        if ((i & 1023) == 0) streamlet_producer_poll(p, 0);
-    }
-    CHECK(streamlet_producer_flush(p, 600000));
-    double secs = now() - t;
-    if (delivered != count || failed) {
-        fprintf(stderr, "delivered %ld of %ld (%ld failed)\n", delivered, count, failed);
-        return 1;
-    }
     double mb = (double)count * (double)size / (1 << 20);
-    printf("C produce %5zu B acks=1  : %8ld records in %6.2f s = %10.0f records/s, %7.1f MB/s (with delivery reports)\n",
-           size, count, secs, count / secs, mb / secs);
-    streamlet_producer_free(p);
+    for (int with_dr = 0; with_dr <= 1; with_dr++) {
+        streamlet_conf *pc = streamlet_conf_new();
+        set(pc, "bootstrap.servers", bootstrap);
+        set(pc, "acks", "1");
+        set(pc, "linger.ms", "5");
+        set(pc, "batch.size", "1048576");
+        set(pc, "buffer.memory", "268435456");
+        set(pc, "max.request.size", "8388608");
+        set(pc, "enable.idempotence", "false");
+        if (with_dr) CHECK(streamlet_conf_set_dr_cb(pc, on_delivery));
+        streamlet_producer *p = NULL;
+        CHECK(streamlet_producer_new(pc, &p));
+        streamlet_conf_free(pc);
+        const char *topic = with_dr ? "bench-dr" : "bench";
+        double t = now();
+        for (long i = 0; i < count; i++) {
+            CHECK(streamlet_producer_send(p, topic, (int32_t)(i % 4), NULL, 0, value, size, NULL, 0, 0, NULL));
+            if (with_dr && (i & 1023) == 0) streamlet_producer_poll(p, 0);
+        }
+        CHECK(streamlet_producer_flush(p, 600000));
+        double secs = now() - t;
+        if (with_dr && (delivered != count || failed)) {
+            fprintf(stderr, "delivered %ld of %ld (%ld failed)\n", delivered, count, failed);
+            return 1;
+        }
+        printf("C produce %5zu B acks=1  : %8ld records in %6.2f s = %10.0f records/s, %7.1f MB/s (%s)\n", size, count,
+               secs, count / secs, mb / secs, with_dr ? "delivery report per record" : "no delivery callback");
+        streamlet_producer_free(p);
+    }
 
     streamlet_conf *cc = streamlet_conf_new();
     set(cc, "bootstrap.servers", bootstrap);
@@ -87,7 +90,7 @@ int main(int argc, char **argv) {
     CHECK(streamlet_consumer_assign(c, parts));
     streamlet_tpl_free(parts);
     long got = 0;
-    t = now();
+    double t = now();
     while (got < count) {
         streamlet_message *m = NULL;
         CHECK(streamlet_consumer_poll(c, 1000, &m));
@@ -98,7 +101,7 @@ int main(int argc, char **argv) {
         got++;
         streamlet_message_free(m);
     }
-    secs = now() - t;
+    double secs = now() - t;
     printf("C consume %5zu B        : %8ld records in %6.2f s = %10.0f records/s, %7.1f MB/s (one message per poll)\n",
            size, count, secs, count / secs, mb / secs);
     streamlet_consumer_free(c);
