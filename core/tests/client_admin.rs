@@ -13,9 +13,8 @@ use streamlet::client::assignor::protocol::{encode_assignment, Assignment};
 use streamlet::client::ClientError;
 use streamlet::protocol::ErrorCode as E;
 use streamlet::record::Compression;
-use streamlet::Broker;
 
-fn admin(broker: &Broker) -> Admin {
+fn admin(broker: &impl Bootstrap) -> Admin {
     let props: BTreeMap<String, String> = [("bootstrap.servers", broker.bootstrap_servers().as_str()), ("client.id", "admin-test"), ("request.timeout.ms", "15000")]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -34,8 +33,8 @@ fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_string())
 }
 
-fn broker() -> Broker {
-    start_broker_with(&[("group.initial.rebalance.delay.ms", "0"), ("offsets.topic.num.partitions", "1")])
+fn broker() -> TestBroker {
+    client_broker(&[("group.initial.rebalance.delay.ms", "0"), ("offsets.topic.num.partitions", "1")])
 }
 
 #[test]
@@ -91,7 +90,12 @@ fn topics_partitions_and_configs() {
 
     let grown = a.create_partitions(&[("t1", 5)]).unwrap();
     assert!(grown[0].1.is_ok(), "{grown:?}");
-    assert_eq!(a.describe_topics(&["t1"]).unwrap()[0].partitions.len(), 5);
+    // Apache Kafka publishes new partitions a moment after answering.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while a.describe_topics(&["t1"]).unwrap()[0].partitions.len() != 5 {
+        assert!(std::time::Instant::now() < deadline, "t1 never showed 5 partitions");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let shrunk = a.create_partitions(&[("t1", 2)]).unwrap();
     assert_eq!(code(&shrunk[0].1), E::InvalidPartitions);
     let unknown = a.create_partitions(&[("missing", 2)]).unwrap();
@@ -123,6 +127,7 @@ fn list_offsets_and_delete_records() {
     let a = admin(&broker);
     assert!(a.create_topics(&[NewTopic::new("o", 1, 1)], false).unwrap()[0].1.is_ok());
     let mut w = Wire::connect(&broker);
+    await_leader(&mut w, "o", 0);
     assert_eq!(w.produce(9, -1, "o", 0, batch(5, Compression::None)).error_code, 0);
 
     let r = a
@@ -272,6 +277,9 @@ fn unreachable_bootstrap_fails_fast() {
 fn alter_configs_take_effect_on_live_partitions_and_survive_restart() {
     use streamlet::client::admin::ConfigOp;
     let dir = tempfile::tempdir().unwrap();
+    if skip_on_external("restarts the broker") {
+        return;
+    }
     let broker = start_broker_in(dir.path(), &[]);
     let a = admin(&broker);
     a.create_topics(&[NewTopic::new("cfg", 1, 1)], false).unwrap().into_iter().for_each(|(_, r)| r.unwrap());
@@ -320,4 +328,32 @@ fn alter_configs_take_effect_on_live_partitions_and_survive_restart() {
     let described = admin(&broker).describe_configs("cfg").unwrap();
     assert_eq!(described["segment.ms"], ("60000".to_string(), false));
     assert!(described["retention.ms"].1 && described["cleanup.policy"].1, "{described:?}");
+    broker.shutdown();
+}
+
+#[test]
+fn alter_group_offsets_only_while_the_group_is_empty() {
+    let broker = broker();
+    let a = admin(&broker);
+    assert!(a.create_topics(&[NewTopic::new("alt", 2, 1)], false).unwrap()[0].1.is_ok());
+    let mut w = Wire::connect(&broker);
+    assert_eq!(w.produce(9, -1, "alt", 0, batch(5, Compression::None)).error_code, 0);
+
+    // No group yet: the commit creates it, as Kafka's alterConsumerGroupOffsets does.
+    let r = a.alter_group_offsets("resettable", &[("alt", 0, 3), ("alt", 1, 0)]).unwrap();
+    assert_eq!(r.len(), 2);
+    assert!(r.iter().all(|(_, r)| r.is_ok()), "{r:?}");
+    assert_eq!(a.list_group_offsets("resettable").unwrap(), BTreeMap::from([(("alt".to_string(), 0), 3), (("alt".to_string(), 1), 0)]));
+    let r = a.alter_group_offsets("resettable", &[("alt", 0, 1)]).unwrap();
+    assert!(r[0].1.is_ok(), "{r:?}");
+    assert_eq!(a.list_group_offsets("resettable").unwrap()[&("alt".to_string(), 0)], 1);
+
+    // A group with a member (here waiting for its SyncGroup) refuses commits from outside its generation.
+    let first = join(&mut w, "busy", "");
+    let joined = join(&mut w, "busy", &first.member_id.to_string());
+    assert_eq!(joined.error_code, 0);
+    let r = a.alter_group_offsets("busy", &[("alt", 0, 0)]).unwrap();
+    assert!(matches!(code(&r[0].1), E::RebalanceInProgress | E::UnknownMemberId), "{r:?}");
+    assert!(a.list_group_offsets("busy").unwrap().is_empty());
+    broker.shutdown();
 }

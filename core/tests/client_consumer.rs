@@ -11,12 +11,11 @@ use std::time::{Duration, Instant};
 use common::*;
 use streamlet::client::consumer::{Consumer, ConsumerError, ConsumerRecord, RebalanceListener, TopicPartition};
 use streamlet::record::Compression;
-use streamlet::Broker;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn broker() -> Broker {
-    start_broker_with(&[("group.initial.rebalance.delay.ms", "0"), ("offsets.topic.num.partitions", "1")])
+fn broker() -> TestBroker {
+    client_broker(&[("group.initial.rebalance.delay.ms", "0"), ("offsets.topic.num.partitions", "1")])
 }
 
 fn tp(t: &str, p: i32) -> TopicPartition {
@@ -24,22 +23,24 @@ fn tp(t: &str, p: i32) -> TopicPartition {
 }
 
 /// Creates `topic` with `partitions` partitions and `per_partition` records in each (`key-i`/`value-i`).
-fn setup(broker: &Broker, topic: &str, partitions: i32, per_partition: usize) {
+fn setup(broker: &TestBroker, topic: &str, partitions: i32, per_partition: usize) {
     let mut w = Wire::connect(broker);
     assert_eq!(w.create_topic(topic, partitions), 0);
     for p in 0..partitions {
+        await_leader(&mut w, topic, p);
         if per_partition > 0 {
             assert_eq!(w.produce(9, 1, topic, p, batch_from(0, per_partition, Compression::None, None)).error_code, 0);
         }
     }
 }
 
-fn produce(broker: &Broker, topic: &str, partition: i32, start: usize, n: usize, codec: Compression) {
+fn produce(broker: &TestBroker, topic: &str, partition: i32, start: usize, n: usize, codec: Compression) {
     let mut w = Wire::connect(broker);
+    await_leader(&mut w, topic, partition);
     assert_eq!(w.produce(9, 1, topic, partition, batch_from(start, n, codec, None)).error_code, 0);
 }
 
-fn consumer(broker: &Broker, extra: &[(&str, &str)]) -> Consumer {
+fn consumer(broker: &TestBroker, extra: &[(&str, &str)]) -> Consumer {
     let addr = broker.bootstrap_servers();
     let mut props: Vec<(&str, &str)> = vec![
         ("bootstrap.servers", addr.as_str()),
@@ -500,7 +501,7 @@ fn added_partitions_trigger_a_rebalance() {
     poll_until(&[&c], "two partitions", |cs| cs[0].assignment().len() == 2);
     let mut w = Wire::connect(&broker);
     let req = CreatePartitionsRequest::default()
-        .with_topics(vec![create_partitions_request::CreatePartitionsTopic::default().with_name(topic("grow")).with_count(4)])
+        .with_topics(vec![create_partitions_request::CreatePartitionsTopic::default().with_name(topic("grow")).with_count(4).with_assignments(None)])
         .with_timeout_ms(5000);
     let resp: CreatePartitionsResponse = w.send(ApiKey::CreatePartitions, 3, &req);
     assert_eq!(resp.results[0].error_code, 0);

@@ -485,7 +485,18 @@ async fn partition_counts(shared: &Shared) -> Option<BTreeMap<String, i32>> {
 async fn stable(shared: &Shared) -> Outcome {
     let mut next_hb = tokio::time::Instant::now() + shared.cfg.heartbeat_interval;
     let counts = partition_counts(shared).await;
-    let mut next_md = tokio::time::Instant::now() + shared.cfg.metadata_max_age;
+    // A subscribed topic the metadata does not know yet (just created, or not yet created) is looked for again
+    // after retry.backoff.ms, as the Java consumer does, instead of waiting out metadata.max.age.ms.
+    let md_interval = |counts: &Option<BTreeMap<String, i32>>| {
+        let wanted = subscribed_topics(shared).map_or(0, |t| t.len());
+        let missing = counts.as_ref().is_some_and(|c| c.len() < wanted);
+        if missing {
+            shared.cfg.metadata_max_age.min(shared.cfg.retry_backoff.max(Duration::from_millis(100)))
+        } else {
+            shared.cfg.metadata_max_age
+        }
+    };
+    let mut next_md = tokio::time::Instant::now() + md_interval(&counts);
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(next_hb.min(next_md)) => {}
@@ -511,8 +522,8 @@ async fn stable(shared: &Shared) -> Outcome {
             }
         }
         if tokio::time::Instant::now() >= next_md {
-            next_md = tokio::time::Instant::now() + shared.cfg.metadata_max_age;
             let now = partition_counts(shared).await;
+            next_md = tokio::time::Instant::now() + md_interval(&now);
             if now.is_some() && counts.is_some() && now != counts {
                 tracing::info!("subscribed topics changed ({counts:?} -> {now:?}): rejoining");
                 return Outcome::Rejoin;
