@@ -935,6 +935,42 @@ static void test_admin(void) {
     streamlet_conf_free(conf);
 }
 
+struct admin_arg {
+    streamlet_admin *admin;
+    const char *topic;
+    int ok;
+};
+
+static void *admin_worker(void *arg) {
+    struct admin_arg *a = arg;
+    for (int i = 0; i < 10; i++) {
+        streamlet_strlist *topics = NULL;
+        streamlet_topic_description *d = NULL;
+        if (streamlet_admin_list_topics(a->admin, false, &topics) == STREAMLET_OK &&
+            streamlet_admin_describe_topic(a->admin, a->topic, &d) == STREAMLET_OK &&
+            streamlet_topic_description_partition_count(d) == 2)
+            a->ok++;
+        streamlet_strlist_free(topics);
+        streamlet_topic_description_free(d);
+    }
+    return NULL;
+}
+
+static void test_admin_threads(void) {
+    streamlet_admin *admin = new_admin();
+    const char *topic = unique("admin-threads");
+    OK(streamlet_admin_create_topic(admin, topic, 2, -1, NULL, NULL, 0));
+    pthread_t threads[3];
+    struct admin_arg args[3];
+    for (int i = 0; i < 3; i++) {
+        args[i] = (struct admin_arg){admin, topic, 0};
+        pthread_create(&threads[i], NULL, admin_worker, &args[i]);
+    }
+    for (int i = 0; i < 3; i++) pthread_join(threads[i], NULL);
+    for (int i = 0; i < 3; i++) CHECK(args[i].ok == 10);
+    streamlet_admin_free(admin);
+}
+
 /* ------------------------------------------------------------------------------------------------ runner */
 
 struct test {
@@ -964,6 +1000,7 @@ static const struct test TESTS[] = {
     {"consumer_interceptors", test_consumer_interceptors, 0},
     {"consumer_pattern", test_consumer_pattern, 1},
     {"admin", test_admin, 0},
+    {"admin_threads", test_admin_threads, 0},
 };
 
 int main(int argc, char **argv) {
