@@ -10,7 +10,8 @@
  * - Strings are NUL-terminated UTF-8. Pointers returned by accessors are borrowed from the handle they came from
  *   and valid until that handle is freed (or changed); pointers handed to callbacks are valid for the call only.
  *   Everything a call returns through a `**out` parameter is owned by the caller and freed with its _free.
- * - Every handle may be used from several threads at once, except _free, which must be the last call on it.
+ * - Every handle may be used from several threads at once, except _free, which must be the last call on it
+ *   (streamlet_message_set_key/_set_value are for the message an interceptor is handed, on its thread only).
  *   Callbacks run only on application threads: inside producer_poll/flush/send/close, consumer_poll/commit/close.
  *   The opaque pointers given to callbacks are passed back untouched; the application owns what they point to.
  */
