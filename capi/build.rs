@@ -21,8 +21,9 @@ fn main() {
          /* (major << 16) | (minor << 8) | patch */\n#define STREAMLET_VERSION 0x{:06x}\n#define STREAMLET_VERSION_STR \"{ma}.{mi}.{pa}\"\n",
         (ma << 16) | (mi << 8) | pa
     ));
+    // From the source tree alone (with_src), so cbindgen never runs `cargo metadata` inside the build.
     let bindings = cbindgen::Builder::new()
-        .with_crate(&crate_dir)
+        .with_src(crate_dir.join("src/lib.rs"))
         .with_config(config)
         .generate()
         .expect("cbindgen could not generate include/streamlet.h");
