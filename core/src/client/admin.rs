@@ -834,3 +834,10 @@ impl Drop for Admin {
         self.close();
     }
 }
+
+impl AdminConfig {
+    /// Whether `key` is a admin property this configuration reads (bindings use it to refuse unknown keys early).
+    pub fn is_known_key(key: &str) -> bool {
+        KNOWN_KEYS.contains(&key)
+    }
+}
