@@ -14,6 +14,8 @@ cargo test --workspace --locked
 
 section "Rust examples (each against an embedded broker)"
 examples/rust/run-all.sh
+
+section "C ABI: header, examples, C tests, valgrind, ASan, C++, pkg-config, CMake"
 capi/test.sh
 
 section "Interop: third-party clients against a Streamlet broker"
