@@ -29,6 +29,8 @@ function offsetList(ps, what) {
   return tpList(ps, what).map((p, i) => ({ ...p, offset: Number(ps[i].offset) }))
 }
 
+const plain = (list) => list.map(({ topic, partition, offset }) => ({ topic, partition, offset }))
+
 class Consumer extends EventEmitter {
   /**
    * @param config Kafka consumer properties ('bootstrap.servers', 'group.id', 'auto.offset.reset', ...)
@@ -335,12 +337,12 @@ class Consumer extends EventEmitter {
 
   async beginningOffsets(partitions) {
     this._checkOpen()
-    return settle(() => this._n.offsets(tpList(partitions, 'beginningOffsets'), 'beginning'))
+    return plain(await settle(() => this._n.offsets(tpList(partitions, 'beginningOffsets'), 'beginning')))
   }
 
   async endOffsets(partitions) {
     this._checkOpen()
-    return settle(() => this._n.offsets(tpList(partitions, 'endOffsets'), 'end'))
+    return plain(await settle(() => this._n.offsets(tpList(partitions, 'endOffsets'), 'end')))
   }
 
   /** [{ topic, partition, timestamp }] -> [{ topic, partition, offset, timestamp }] (offset null: none). */
