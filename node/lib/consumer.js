@@ -48,6 +48,7 @@ class Consumer extends EventEmitter {
     this._closed = false
     this._stopping = false
     this._running = null
+    this._closing = null
     const props = toProps(config, 'consumer')
     this._n = sync(() => new native.NativeConsumer(props, (ev) => this._onEvent(ev)))
   }
@@ -135,13 +136,13 @@ class Consumer extends EventEmitter {
 
   /** Yields records one by one, polling as needed, until the consumer is closed or stopped. */
   async *[Symbol.asyncIterator]() {
-    while (!this._closed) {
+    while (!this._closed && !this._closing) {
       if (this._bufferAt >= this._buffer.length) {
         let records
         try {
           records = await this.poll(ITERATOR_POLL_MS)
         } catch (e) {
-          if (this._closed) return
+          if (this._closed || this._closing) return
           throw e
         }
         this._buffer = records
@@ -176,7 +177,7 @@ class Consumer extends EventEmitter {
       try {
         records = await this.poll(pollTimeoutMs)
       } catch (e) {
-        if (this._closed || this._stopping) return
+        if (this._closed || this._closing || this._stopping) return
         this._reportError(e)
         await new Promise((r) => setTimeout(r, retryBackoffMs))
         continue
@@ -371,14 +372,21 @@ class Consumer extends EventEmitter {
   async close() {
     if (this._closed) return
     if (this._inRebalance) throw local('STATE', 'close cannot be called from inside a rebalance callback')
+    if (this._closing) return this._closing
     this._stopping = true
     sync(() => this._n.wakeup())
+    this._closing = this._close()
+    return this._closing
+  }
+
+  async _close() {
     if (this._running) await this._running.catch(() => {})
-    this._closed = true
     this._clearBuffer()
     try {
+      // Rebalance callbacks run inside close (onRevoke) and may still use the consumer.
       await settle(() => this._n.close())
     } finally {
+      this._closed = true
       for (const ic of this._interceptors) {
         if (typeof ic.close !== 'function') continue
         try {
