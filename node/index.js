@@ -7,3 +7,5 @@ const { Admin } = require('./lib/admin')
 const { KafkaError } = require('./lib/errors')
 
 module.exports = { Broker, Producer, Consumer, Admin, KafkaError }
+// `import streamlet from 'streamlet'` through TypeScript's CommonJS interop.
+module.exports.default = module.exports
