@@ -254,3 +254,18 @@ test('unsubscribe revokes and poll then needs a new subscription', async () => {
   await assert.rejects(c.poll(10), (e) => e.name === '_STATE')
   await c.close()
 })
+
+test('a long poll does not block the event loop', async () => {
+  const topic = await createTopic(bootstrap, uniqueName('idle'))
+  const c = new Consumer({ 'bootstrap.servers': bootstrap, 'auto.offset.reset': 'earliest' })
+  c.assign([{ topic, partition: 0 }])
+  let ticks = 0
+  const timer = setInterval(() => ticks++, 10)
+  const started = Date.now()
+  const records = await c.poll(1000)
+  clearInterval(timer)
+  assert.deepEqual(records, [])
+  assert.ok(Date.now() - started >= 900, 'poll waited for its timeout')
+  assert.ok(ticks >= 20, `timers kept running during poll (${ticks} ticks)`)
+  await c.close()
+})
