@@ -9,13 +9,17 @@
 //
 // Both clients use acks=all, no compression, and per-record APIs on the consuming side (Streamlet's
 // `for await`, kafkajs' eachMessage). Producing goes through batch calls in both (Streamlet's sendBatch,
-// kafkajs' send with many messages), `--chunk` records per call with `--inflight` calls outstanding.
+// kafkajs' send with many messages), `--chunk` records per call with `--inflight` calls outstanding. kafkajs
+// turns each send call into one request (a batch of up to `--chunk` records per partition); Streamlet's producer
+// batches by `batch.size`, set to `--batchSize` (default 1 MiB) so that both write comparable batches (with
+// acks=all the broker fsyncs every batch, so small batches measure the disk, not the client).
+// STREAMLET_NODE_ADDON=/path/to/release.node picks the addon build to measure.
 const path = require('node:path')
 const { Broker, Producer, Consumer, Admin } = require(path.join(__dirname, '..', 'node'))
 const { Kafka, logLevel } = require(path.join(__dirname, '..', 'node', 'node_modules', 'kafkajs'))
 
 function args() {
-  const o = { records: 1000000, size: 100, partitions: 3, chunk: 10000, inflight: 4, bootstrap: null, only: null }
+  const o = { records: 1000000, size: 100, partitions: 3, chunk: 10000, inflight: 4, batchSize: 1048576, bootstrap: null, only: null }
   const a = process.argv.slice(2)
   for (let i = 0; i < a.length; i += 2) {
     const k = a[i].replace(/^--/, '')
@@ -42,7 +46,7 @@ async function pipelined(chunks, inflight, call) {
 }
 
 async function streamletProduce(o, bootstrap, topic, value) {
-  const p = new Producer({ 'bootstrap.servers': bootstrap, acks: 'all', 'linger.ms': 5 })
+  const p = new Producer({ 'bootstrap.servers': bootstrap, acks: 'all', 'linger.ms': 5, 'batch.size': o.batchSize })
   const chunks = Math.ceil(o.records / o.chunk)
   const t0 = performance.now()
   await pipelined(chunks, o.inflight, (c) => {
