@@ -1,5 +1,6 @@
 //! One module per API. `dispatch` routes a decoded request and encodes the answer.
 
+mod alter_configs;
 mod api_versions;
 mod create_partitions;
 mod create_topics;
@@ -40,6 +41,8 @@ pub use api_versions::unsupported_version_answer;
 /// What the connection does after a request.
 pub enum Outcome {
     Respond(Bytes),
+    /// A response frame in parts, written in order (Fetch: the records are the buffers read from the log).
+    RespondParts(Vec<Bytes>),
     /// Answered later (acks=all waiting for fsync); the connection goes on reading and answers in order.
     Deferred(std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>>),
     /// acks=0 produce: nothing is sent back.
@@ -76,13 +79,18 @@ pub async fn dispatch(state: &Arc<BrokerState>, req: Request, peer: std::net::So
         }
         RequestKind::Fetch(r) => {
             let resp = fetch::handle(state, v, r, shutdown).await;
-            respond(&req, &resp)
+            match crate::protocol::fetch_encode::encode_fetch_response(req.correlation_id, v, resp) {
+                Ok(parts) => Outcome::RespondParts(parts),
+                Err(e) => Outcome::Close(format!("cannot encode Fetch v{v} response: {e}")),
+            }
         }
         RequestKind::ListOffsets(r) => respond(&req, &list_offsets::handle(state, v, r)),
         RequestKind::CreateTopics(r) => respond(&req, &create_topics::handle(state, v, r)),
         RequestKind::DeleteTopics(r) => respond(&req, &delete_topics::handle(state, v, r)),
         RequestKind::CreatePartitions(r) => respond(&req, &create_partitions::handle(state, r)),
         RequestKind::DescribeConfigs(r) => respond(&req, &describe_configs::handle(state, v, r)),
+        RequestKind::AlterConfigs(r) => respond(&req, &alter_configs::handle_replace(state, r)),
+        RequestKind::IncrementalAlterConfigs(r) => respond(&req, &alter_configs::handle_incremental(state, r)),
         RequestKind::InitProducerId(r) => respond(&req, &init_producer_id::handle(state, r)),
         RequestKind::DeleteRecords(r) => respond(&req, &delete_records::handle(state, r)),
         RequestKind::DescribeCluster(r) => respond(&req, &describe_cluster::handle(state, r)),
