@@ -143,7 +143,7 @@ export interface RebalanceListener {
 export interface ConsumerInterceptor {
   /** Runs on every poll's records (before they are handed out); returns the records to hand out. */
   onConsume?(records: Message[]): Message[]
-  /** Runs after a successful commit (commit, commitAsync) with the committed offsets. */
+  /** Runs after every successful commit (commit, commitAsync, automatic) with the committed offsets. */
   onCommit?(offsets: TopicPartitionOffset[]): void
   close?(): void
 }
@@ -193,8 +193,11 @@ export declare interface Consumer {
  */
 export class Consumer extends EventEmitter implements AsyncIterable<Message> {
   constructor(config: Config, options?: ConsumerOptions)
-  /** Subscribes (replacing the previous subscription); needs a group.id. */
-  subscribe(topics: string | string[], listener?: RebalanceListener): void
+  /**
+   * Subscribes to topics, or to every topic whose whole name matches a RegExp (Java regex semantics as far as
+   * Rust's regex crate allows; flags are ignored), replacing the previous subscription; needs a group.id.
+   */
+  subscribe(topics: string | string[] | RegExp, listener?: RebalanceListener): void
   unsubscribe(): Promise<void>
   /** Manual assignment, without group membership. */
   assign(partitions: TopicPartition[]): void
@@ -316,6 +319,12 @@ export class Admin {
   /** Grows each topic to `count` partitions in total. */
   createPartitions(topics: Array<{ topic: string; count: number }>): Promise<ResourceResult[]>
   describeConfigs(topic: string): Promise<ConfigEntry[]>
+  /** `{ key: value }` sets keys; a list of ops may also delete (back to the default), append or subtract. */
+  alterConfigs(
+    topic: string,
+    ops: Record<string, string | number> | Array<{ name: string; value?: string | number; op?: 'set' | 'delete' | 'append' | 'subtract' }>,
+    options?: { validateOnly?: boolean },
+  ): Promise<void>
   describeBrokerConfigs(nodeId: number): Promise<ConfigEntry[]>
   listGroups(): Promise<GroupListing[]>
   describeGroups(groupIds: string[]): Promise<GroupDescription[]>

@@ -213,10 +213,14 @@ test('interceptors: onConsume may rewrite records, onCommit sees commits, throws
   const recs = await pollN(c, 3)
   assert.deepEqual(recs.map((r) => String(r.value)), ['V0', 'V1', 'V2'])
   await c.commit([{ topic, partition: 0, offset: 3 }])
+  await waitFor(() => commits.length === 1, 'onCommit for the synchronous commit')
+  let asyncResult
+  c.commitAsync([{ topic, partition: 0, offset: 2 }], (err) => (asyncResult = err === null))
+  await waitFor(async () => (await c.poll(20), commits.length === 2 && asyncResult), 'onCommit for the asynchronous commit')
   await c.close()
   await new Promise((r) => setImmediate(r))
   process.off('warning', onWarning)
-  assert.deepEqual(commits, [[{ topic, partition: 0, offset: 3 }]])
+  assert.deepEqual(commits, [[{ topic, partition: 0, offset: 3 }], [{ topic, partition: 0, offset: 2 }]])
   assert.equal(closed, 1)
   assert.ok(warnings.some((w) => w.includes('boom in onConsume')))
   assert.ok(warnings.some((w) => w.includes('boom in onCommit')))
@@ -267,5 +271,35 @@ test('a long poll does not block the event loop', async () => {
   assert.deepEqual(records, [])
   assert.ok(Date.now() - started >= 900, 'poll waited for its timeout')
   assert.ok(ticks >= 20, `timers kept running during poll (${ticks} ticks)`)
+  await c.close()
+})
+
+test('onCommit sees automatic commits', async () => {
+  const topic = uniqueName('autoic')
+  await fill(topic, 4)
+  const commits = []
+  const c = new Consumer(groupConfig(uniqueName('g'), { 'enable.auto.commit': true, 'auto.commit.interval.ms': 100 }), {
+    interceptors: [{ onCommit: (offsets) => commits.push(...offsets) }],
+  })
+  c.subscribe([topic])
+  await pollN(c, 4)
+  await waitFor(async () => (await c.poll(50), commits.some((o) => o.offset === 4)), 'an automatic commit of offset 4 reported to onCommit')
+  await c.close()
+})
+
+test('subscribe to a RegExp: matching topics only, whole-name match; an invalid pattern is _INVALID_ARG', async () => {
+  const base = uniqueName('rx')
+  await fill(`${base}-a`, 1)
+  await fill(`${base}-b`, 1)
+  await fill(`x${base}-c`, 1)
+  const c = new Consumer(groupConfig(uniqueName('g')))
+  const assigned = []
+  c.subscribe(new RegExp(`${base}-.`), { onAssign: (ps) => assigned.push(...ps.map((p) => p.topic)) })
+  const recs = await pollN(c, 2)
+  assert.deepEqual(recs.map((r) => r.topic).sort(), [`${base}-a`, `${base}-b`])
+  assert.deepEqual([...new Set(assigned)].sort(), [`${base}-a`, `${base}-b`])
+  assert.deepEqual(await c.poll(300), [], 'the topic with a prefix does not match')
+  // Valid in JS, not in Java-like regex without look-around support (Rust's regex crate).
+  assert.throws(() => c.subscribe(/(?=a)b/), (e) => e.name === '_INVALID_ARG' && e.code === -100)
   await c.close()
 })

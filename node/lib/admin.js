@@ -61,6 +61,17 @@ class Admin {
     return settle(() => this._n.describeConfigs(topic))
   }
 
+  /**
+   * Alters a topic's configuration key by key: `{ key: value }` sets keys, or a list of
+   * { name, value?, op?: 'set' | 'delete' | 'append' | 'subtract' } (delete: back to the default).
+   */
+  async alterConfigs(topic, ops, { validateOnly = false } = {}) {
+    const list = Array.isArray(ops)
+      ? ops.map(({ name, value, op }) => ({ name, value: value === undefined || value === null ? undefined : String(value), op }))
+      : Object.entries(ops || {}).map(([name, value]) => ({ name, value: String(value), op: 'set' }))
+    await settle(() => this._n.alterConfigs(topic, list, validateOnly))
+  }
+
   async describeBrokerConfigs(nodeId) {
     return settle(() => this._n.describeBrokerConfigs(nodeId))
   }

@@ -50,19 +50,28 @@ class Consumer extends EventEmitter {
     this._running = null
     this._closing = null
     const props = toProps(config, 'consumer')
-    this._n = sync(() => new native.NativeConsumer(props, (ev) => this._onEvent(ev)))
+    // Core reports every successful commit (sync, async, automatic) for onCommit; ask only when one is there.
+    const forwardCommits = interceptors.some((ic) => typeof ic.onCommit === 'function')
+    this._n = sync(() => new native.NativeConsumer(props, (ev) => this._onEvent(ev), forwardCommits))
   }
 
   /**
-   * Subscribes to topics (replacing the previous subscription). `listener` callbacks receive the partitions
-   * ({ topic, partition }[]) and this consumer; they may return a promise. onLost defaults to onRevoke.
+   * Subscribes to topics, or to every topic whose whole name matches a RegExp (Java regex semantics, as far as
+   * Rust's regex crate allows; flags are ignored), replacing the previous subscription. `listener` callbacks
+   * receive the partitions ({ topic, partition }[]) and this consumer; they may return a promise. onLost
+   * defaults to onRevoke.
    */
   subscribe(topics, listener = {}) {
     this._checkOpen()
     if (this._inRebalance) throw local('STATE', 'subscribe cannot be called from inside a rebalance callback')
-    const list = Array.isArray(topics) ? topics : [topics]
-    if (list.some((t) => typeof t !== 'string')) throw local('INVALID_ARG', 'subscribe: topics must be strings')
     const hasListener = !!(listener && (listener.onAssign || listener.onRevoke || listener.onLost))
+    if (topics instanceof RegExp) {
+      this._listener = hasListener ? listener : null
+      this._clearBuffer()
+      return sync(() => this._n.subscribePattern(topics.source, hasListener))
+    }
+    const list = Array.isArray(topics) ? topics : [topics]
+    if (list.some((t) => typeof t !== 'string')) throw local('INVALID_ARG', 'subscribe: topics must be strings or one RegExp')
     this._listener = hasListener ? listener : null
     this._clearBuffer()
     sync(() => this._n.subscribe(list, hasListener))
@@ -239,20 +248,6 @@ class Consumer extends EventEmitter {
     this._checkOpen()
     const list = offsets === undefined ? null : offsetList(offsets, 'commit')
     await settle(() => this._n.commit(list))
-    if (list) this._onCommit(list)
-    else if (this._interceptors.length) this._onCommit(await this._positions())
-  }
-
-  async _positions() {
-    const out = []
-    for (const p of this.assignment()) {
-      try {
-        out.push({ ...p, offset: await this.position(p) })
-      } catch (e) {
-        // A partition without a known position had nothing to commit.
-      }
-    }
-    return out
   }
 
   /**
@@ -264,9 +259,9 @@ class Consumer extends EventEmitter {
     if (typeof offsets === 'function') [offsets, callback] = [undefined, offsets]
     const list = offsets === undefined || offsets === null ? null : offsetList(offsets, 'commitAsync')
     let id = null
-    if (callback || this._interceptors.length) {
+    if (callback) {
       id = this._nextCallback++
-      this._commitCallbacks.set(id, callback || null)
+      this._commitCallbacks.set(id, callback)
     }
     try {
       sync(() => this._n.commitAsync(list, id))
@@ -421,6 +416,7 @@ class Consumer extends EventEmitter {
   _onEvent(ev) {
     try {
       if (ev.event === 'commit') return this._onCommitResult(ev)
+      if (ev.event === 'committed') return this._onCommit(ev.partitions.map(({ topic, partition, offset }) => ({ topic, partition, offset })))
       const partitions = ev.partitions.map(({ topic, partition }) => ({ topic, partition }))
       const l = this._listener || {}
       const handler = ev.event === 'assign' ? l.onAssign : ev.event === 'revoke' ? l.onRevoke : l.onLost || l.onRevoke
@@ -449,7 +445,6 @@ class Consumer extends EventEmitter {
         warn('streamlet: a commit callback threw', e)
       }
     }
-    if (!err) this._onCommit(offsets)
   }
 }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use streamlet::client::admin::{Admin, NewTopic, OffsetSpec};
+use streamlet::client::admin::{Admin, ConfigOp, NewTopic, OffsetSpec};
 use streamlet::client::ClientError;
 
 use crate::task::{self, Blocking, ToJs};
@@ -48,6 +48,14 @@ pub struct JsConfigEntry {
     pub name: String,
     pub value: String,
     pub is_default: bool,
+}
+
+/// `op`: "set" (default), "delete" (back to the default), "append" / "subtract" (list-valued keys).
+#[napi(object)]
+pub struct JsConfigOp {
+    pub name: String,
+    pub value: Option<String>,
+    pub op: Option<String>,
 }
 
 #[napi(object)]
@@ -235,6 +243,28 @@ impl NativeAdmin {
     #[napi(catch_unwind, ts_return_type = "Promise<JsConfigEntry[]>")]
     pub fn describe_configs(&self, topic: String) -> AsyncTask<Blocking> {
         self.call("Admin.describeConfigs", move |a| Ok(configs_out(a.describe_configs(&topic)?)))
+    }
+
+    /// Alters a topic's configuration key by key (IncrementalAlterConfigs).
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
+    pub fn alter_configs(&self, topic: String, ops: Vec<JsConfigOp>, validate_only: bool) -> Result<AsyncTask<Blocking>> {
+        let mut out = Vec::with_capacity(ops.len());
+        for o in ops {
+            let value = || {
+                o.value.clone().ok_or_else(|| error::local(error::INVALID_ARG, format!("alterConfigs: {} needs a value", o.name)))
+            };
+            out.push(match o.op.as_deref().unwrap_or("set") {
+                "set" => ConfigOp::Set(o.name.clone(), value()?),
+                "delete" => ConfigOp::Delete(o.name.clone()),
+                "append" => ConfigOp::Append(o.name.clone(), value()?),
+                "subtract" => ConfigOp::Subtract(o.name.clone(), value()?),
+                other => return Err(error::local(error::INVALID_ARG, format!("alterConfigs: unknown op {other:?} for {}", o.name))),
+            });
+        }
+        Ok(self.call("Admin.alterConfigs", move |a| {
+            a.alter_configs(&topic, &out, validate_only)?;
+            Ok(task::undefined())
+        }))
     }
 
     #[napi(catch_unwind, ts_return_type = "Promise<JsConfigEntry[]>")]

@@ -16,7 +16,7 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ErrorStrategy, ThreadSafeCallContext, ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, JsFunction, JsObject};
 use napi_derive::napi;
-use streamlet::client::consumer::{Consumer, ConsumerConfig, ConsumerError, RebalanceListener, TopicPartition};
+use streamlet::client::consumer::{Consumer, ConsumerConfig, ConsumerError, ConsumerInterceptor, RebalanceListener, TopicPartition};
 use streamlet::client::ClientError;
 
 use crate::task::{self, Settle, ToJs};
@@ -40,8 +40,9 @@ pub struct JsTopicPartitionOffset {
     pub timestamp: Option<f64>,
 }
 
-/// What the consumer tells JS: `rebalance` (kind: assign / revoke / lost; JS answers `rebalanceDone(id)`),
-/// `commit` (the outcome of a `commitAsync` with callback `id`).
+/// What the consumer tells JS: `assign` / `revoke` / `lost` (JS answers `rebalanceDone(id)`), `commit` (the
+/// outcome of a `commitAsync` with callback `id`), `committed` (offsets of any successful commit, for
+/// interceptors' onCommit).
 #[napi(object)]
 pub struct ConsumerEvent {
     pub event: String,
@@ -129,6 +130,20 @@ impl RebalanceListener for JsListener {
     }
 }
 
+/// Core's interceptor hook for onCommit: it sees every successful commit (sync, async and automatic), on
+/// whichever thread core runs it; the offsets go to JS without waiting. onConsume runs in JS (`index.js`), on
+/// the records a poll hands out, since those are already on the JS side.
+struct CommitForwarder {
+    events: Events,
+}
+
+impl ConsumerInterceptor for CommitForwarder {
+    fn on_commit(&self, offsets: &BTreeMap<TopicPartition, i64>) {
+        let event = ConsumerEvent { event: "committed".into(), id: 0, partitions: offsets.iter().map(|(tp, o)| tpo(tp, *o)).collect(), error: None };
+        self.events.call(event, ThreadsafeFunctionCallMode::NonBlocking);
+    }
+}
+
 #[napi]
 pub struct NativeConsumer {
     inner: ManuallyDrop<Arc<Consumer>>,
@@ -179,13 +194,18 @@ fn cerr(e: ConsumerError) -> napi::Error {
 #[napi]
 impl NativeConsumer {
     #[napi(constructor, catch_unwind)]
-    pub fn new(env: Env, config: HashMap<String, String>, on_event: JsFunction) -> Result<Self> {
+    /// `forward_commits`: report every successful commit as a `committed` event (for onCommit interceptors).
+    pub fn new(env: Env, config: HashMap<String, String>, on_event: JsFunction, forward_commits: bool) -> Result<Self> {
         init_logging();
         let pairs: Vec<(String, String)> = config.into_iter().collect();
         let cfg = ConsumerConfig::from_pairs(&pairs).map_err(|e| error::client(ClientError::Config(e)))?;
-        let inner = Arc::new(Consumer::new(cfg).map_err(cerr)?);
         let mut events: Events = on_event.create_threadsafe_function(0, |ctx: ThreadSafeCallContext<ConsumerEvent>| Ok(vec![ctx.value]))?;
         events.unref(&env)?;
+        let mut builder = Consumer::builder(cfg);
+        if forward_commits {
+            builder = builder.interceptor(CommitForwarder { events: events.clone() });
+        }
+        let inner = Arc::new(builder.build().map_err(cerr)?);
         let (tx, rx) = mpsc::channel();
         let worker = Arc::new(Worker { rx: Mutex::new(rx) });
         let w = worker.clone();
@@ -208,6 +228,14 @@ impl NativeConsumer {
         let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
         let l = listener.then(|| rebalance_listener(&self.events, &self.worker, &self.listener_ids));
         self.inner.subscribe(&topics, l).map_err(cerr)
+    }
+
+    /// Subscribes to every topic whose whole name matches `pattern` (Java regex semantics as far as Rust's
+    /// `regex` crate goes); topics created later join at the next metadata refresh.
+    #[napi(catch_unwind)]
+    pub fn subscribe_pattern(&self, pattern: String, listener: bool) -> Result<()> {
+        let l = listener.then(|| rebalance_listener(&self.events, &self.worker, &self.listener_ids));
+        self.inner.subscribe_pattern(&pattern, l).map_err(cerr)
     }
 
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]

@@ -87,8 +87,7 @@ pub(crate) fn describe_consumer(e: &ConsumerError) -> Described {
         ConsumerError::Fatal(_) => Described::local(FATAL, false, true, message),
         ConsumerError::IllegalState(_) => Described::local(STATE, false, false, message),
         ConsumerError::Wakeup => Described::local(WAKEUP, false, false, message),
-        #[allow(unreachable_patterns)]
-        _ => Described::local(INVALID_ARG, false, false, message),
+        ConsumerError::InvalidArgument(_) => Described::local(INVALID_ARG, false, false, message),
     }
 }
 
