@@ -68,7 +68,7 @@ impl Settle {
     pub fn settle(mut self, r: Result<ToJs>) {
         if let Some(d) = self.deferred.take() {
             match r {
-                Ok(f) => d.resolve(Box::new(move |env| f(env))),
+                Ok(f) => d.resolve(f),
                 Err(e) => d.reject(e),
             }
         }
