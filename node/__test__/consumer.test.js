@@ -303,3 +303,22 @@ test('subscribe to a RegExp: matching topics only, whole-name match; an invalid 
   assert.throws(() => c.subscribe(/(?=a)b/), (e) => e.name === '_INVALID_ARG' && e.code === -100)
   await c.close()
 })
+
+test('onLost runs when the member was dropped for not polling within max.poll.interval.ms', async () => {
+  const topic = uniqueName('lost')
+  await fill(topic, 1)
+  const events = []
+  const c = new Consumer(groupConfig(uniqueName('g'), { 'max.poll.interval.ms': 1000 }))
+  c.subscribe([topic], {
+    onAssign: (ps) => events.push(['assign', ps.length]),
+    onRevoke: (ps) => events.push(['revoke', ps.length]),
+    onLost: (ps) => events.push(['lost', ps.length]),
+  })
+  await pollN(c, 1)
+  // Not polling is the point here: the member must exceed max.poll.interval.ms.
+  await new Promise((r) => setTimeout(r, 2000))
+  await waitFor(async () => (await c.poll(100), events.some(([e]) => e === 'lost')), 'onLost after exceeding max.poll.interval.ms')
+  assert.deepEqual(events.find(([e]) => e === 'lost'), ['lost', 1])
+  assert.ok(!events.some(([e]) => e === 'revoke'), 'lost partitions are not revoked')
+  await c.close()
+})
