@@ -322,3 +322,28 @@ test('onLost runs when the member was dropped for not polling within max.poll.in
   assert.ok(!events.some(([e]) => e === 'revoke'), 'lost partitions are not revoked')
   await c.close()
 })
+
+test('a fenced static member gets a fatal KafkaError', async () => {
+  const topic = uniqueName('fenced')
+  await fill(topic, 1)
+  const config = groupConfig(uniqueName('g'), { 'group.instance.id': 'the-one' })
+  const first = new Consumer(config)
+  first.subscribe([topic])
+  await pollN(first, 1)
+  const second = new Consumer(config)
+  second.subscribe([topic])
+  await waitFor(async () => (await second.poll(100), second.assignment().length === 1), 'the second instance to take over')
+  const err = await waitFor(async () => {
+    try {
+      await first.poll(100)
+      return null
+    } catch (e) {
+      return e
+    }
+  }, 'the first instance to be fenced')
+  assert.ok(err instanceof KafkaError)
+  assert.equal(err.fatal, true, `${err.name}: ${err.message}`)
+  assert.equal(err.retriable, false)
+  await second.close()
+  await first.close().catch(() => {})
+})
