@@ -7,19 +7,20 @@
 //   node bench/node-bench.js                     # 1,000,000 x 100 B, embedded broker in this process
 //   node bench/node-bench.js --records 200000 --size 1000 --partitions 3 --bootstrap 127.0.0.1:9092
 //
-// Both clients use acks=all, no compression, and per-record APIs on the consuming side (Streamlet's
+// Both clients use the same acks (`--acks`, default all), no compression, and per-record APIs on the consuming side (Streamlet's
 // `for await`, kafkajs' eachMessage). Producing goes through batch calls in both (Streamlet's sendBatch,
 // kafkajs' send with many messages), `--chunk` records per call with `--inflight` calls outstanding. kafkajs
 // turns each send call into one request (a batch of up to `--chunk` records per partition); Streamlet's producer
 // batches by `batch.size`, set to `--batchSize` (default 1 MiB) so that both write comparable batches (with
 // acks=all the broker fsyncs every batch, so small batches measure the disk, not the client).
+// Both consumers fetch up to 4 MiB per partition per request (max.partition.fetch.bytes / maxBytesPerPartition).
 // STREAMLET_NODE_ADDON=/path/to/release.node picks the addon build to measure.
 const path = require('node:path')
 const { Broker, Producer, Consumer, Admin } = require(path.join(__dirname, '..', 'node'))
 const { Kafka, logLevel } = require(path.join(__dirname, '..', 'node', 'node_modules', 'kafkajs'))
 
 function args() {
-  const o = { records: 1000000, size: 100, partitions: 3, chunk: 10000, inflight: 4, batchSize: 1048576, bootstrap: null, only: null }
+  const o = { records: 1000000, size: 100, partitions: 3, chunk: 10000, inflight: 4, batchSize: 1048576, acks: 'all', bootstrap: null, only: null }
   const a = process.argv.slice(2)
   for (let i = 0; i < a.length; i += 2) {
     const k = a[i].replace(/^--/, '')
@@ -46,7 +47,7 @@ async function pipelined(chunks, inflight, call) {
 }
 
 async function streamletProduce(o, bootstrap, topic, value) {
-  const p = new Producer({ 'bootstrap.servers': bootstrap, acks: 'all', 'linger.ms': 5, 'batch.size': o.batchSize })
+  const p = new Producer({ 'bootstrap.servers': bootstrap, acks: o.acks, 'linger.ms': 5, 'batch.size': o.batchSize })
   const chunks = Math.ceil(o.records / o.chunk)
   const t0 = performance.now()
   await pipelined(chunks, o.inflight, (c) => {
@@ -59,7 +60,7 @@ async function streamletProduce(o, bootstrap, topic, value) {
 }
 
 async function streamletConsume(o, bootstrap, topic) {
-  const c = new Consumer({ 'bootstrap.servers': bootstrap, 'group.id': `bench-${topic}`, 'auto.offset.reset': 'earliest', 'max.poll.records': 5000 })
+  const c = new Consumer({ 'bootstrap.servers': bootstrap, 'group.id': `bench-${topic}`, 'auto.offset.reset': 'earliest', 'max.poll.records': 5000, 'max.partition.fetch.bytes': 4194304 })
   c.subscribe([topic])
   let n = 0
   let bytes = 0
@@ -82,7 +83,7 @@ async function kafkajsProduce(o, kafka, topic, value) {
   const t0 = performance.now()
   await pipelined(chunks, o.inflight, (c) => {
     const n = Math.min(o.chunk, o.records - c * o.chunk)
-    return p.send({ topic, acks: -1, messages: Array.from({ length: n }, () => ({ value })) })
+    return p.send({ topic, acks: o.acks === 'all' ? -1 : Number(o.acks), messages: Array.from({ length: n }, () => ({ value })) })
   })
   const ms = performance.now() - t0
   await p.disconnect()
@@ -90,7 +91,7 @@ async function kafkajsProduce(o, kafka, topic, value) {
 }
 
 async function kafkajsConsume(o, kafka, topic) {
-  const c = kafka.consumer({ groupId: `bench-kjs-${topic}`, maxBytesPerPartition: 1 << 20 })
+  const c = kafka.consumer({ groupId: `bench-kjs-${topic}`, maxBytesPerPartition: 4 << 20 })
   await c.connect()
   await c.subscribe({ topics: [topic], fromBeginning: true })
   let n = 0
@@ -118,7 +119,7 @@ async function main() {
     broker = await Broker.start({ config: { 'group.initial.rebalance.delay.ms': 0 } })
     bootstrap = broker.bootstrapServers
   }
-  console.log(`node ${process.version}; ${o.records} records of ${o.size} bytes, ${o.partitions} partitions; broker ${bootstrap}${broker ? ' (embedded, in this process)' : ''}`)
+  console.log(`node ${process.version}; ${o.records} records of ${o.size} bytes, ${o.partitions} partitions, acks=${o.acks}; broker ${bootstrap}${broker ? ' (embedded, in this process)' : ''}`)
   const admin = new Admin({ 'bootstrap.servers': bootstrap })
   const run = Date.now()
   const tS = `bench-streamlet-${run}`
@@ -128,6 +129,7 @@ async function main() {
   const value = Buffer.alloc(o.size, 'x')
   const kafka = new Kafka({ clientId: 'node-bench', brokers: [bootstrap], logLevel: logLevel.NOTHING })
   const r = {}
+  if (o.acks !== 'all') o.acks = Number(o.acks)
   if (o.only !== 'kafkajs') {
     r.sp = await streamletProduce(o, bootstrap, tS, value)
     r.sc = await streamletConsume(o, bootstrap, tS)
