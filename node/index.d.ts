@@ -330,6 +330,8 @@ export class Admin {
   describeGroups(groupIds: string[]): Promise<GroupDescription[]>
   deleteGroups(groupIds: string[]): Promise<ResourceResult[]>
   listGroupOffsets(groupId: string): Promise<TopicPartitionOffset[]>
+  /** Sets a group's committed offsets; refused (UNKNOWN_MEMBER_ID) while the group has members. */
+  alterGroupOffsets(groupId: string, offsets: TopicPartitionOffset[]): Promise<TopicPartition[]>
   groupLag(groupId: string): Promise<PartitionLag[]>
   /** Offset -1: no record at or after the timestamp. */
   listOffsets(queries: Array<TopicPartition & { spec?: OffsetSpec }>): Promise<Array<TopicPartitionOffset & { timestamp: number }>>

@@ -89,7 +89,10 @@ test('groups: list, describe, offsets, lag, delete', async () => {
   assert.deepEqual(await admin.listGroupOffsets(group), [{ topic, partition: 0, offset: 1 }])
   assert.deepEqual(await admin.groupLag(group), [{ topic, partition: 0, committed: 1, logEnd: 3, lag: 2 }])
   await assert.rejects(admin.deleteGroups([group]), (e) => e.name === 'NON_EMPTY_GROUP')
+  await assert.rejects(admin.alterGroupOffsets(group, [{ topic, partition: 0, offset: 2 }]), (e) => e.name === 'UNKNOWN_MEMBER_ID')
   await c.close()
+  assert.deepEqual(await admin.alterGroupOffsets(group, [{ topic, partition: 0, offset: 2 }]), [{ topic, partition: 0 }])
+  assert.deepEqual(await admin.listGroupOffsets(group), [{ topic, partition: 0, offset: 2 }])
   assert.deepEqual(await admin.deleteGroups([group]), [{ name: group, error: null }])
 })
 

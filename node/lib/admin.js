@@ -93,6 +93,11 @@ class Admin {
     return settle(() => this._n.listGroupOffsets(groupId))
   }
 
+  /** Sets a group's committed offsets ([{ topic, partition, offset }]); refused while the group has members. */
+  async alterGroupOffsets(groupId, offsets) {
+    return checked(await settle(() => this._n.alterGroupOffsets(groupId, offsets)), byPartition).map(({ error, ...r }) => r)
+  }
+
   /** [{ topic, partition, committed (-1: none), logEnd, lag }]. */
   async groupLag(groupId) {
     return settle(() => this._n.groupLag(groupId))

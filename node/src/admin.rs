@@ -97,6 +97,13 @@ pub struct JsPartitionOffset {
 }
 
 #[napi(object)]
+pub struct JsPartitionResult {
+    pub topic: String,
+    pub partition: i32,
+    pub error: Option<String>,
+}
+
+#[napi(object)]
 pub struct JsPartitionLag {
     pub topic: String,
     pub partition: i32,
@@ -323,6 +330,20 @@ impl NativeAdmin {
         self.call("Admin.listGroupOffsets", move |a| {
             let out: Vec<JsPartitionOffset> =
                 a.list_group_offsets(&group)?.into_iter().map(|((topic, partition), o)| JsPartitionOffset { topic, partition, offset: o as f64 }).collect();
+            Ok(task::value(out))
+        })
+    }
+
+    /// Sets a group's committed offsets; refused (UNKNOWN_MEMBER_ID) while the group has members.
+    #[napi(catch_unwind, ts_return_type = "Promise<JsPartitionResult[]>")]
+    pub fn alter_group_offsets(&self, group: String, offsets: Vec<JsPartitionOffset>) -> AsyncTask<Blocking> {
+        self.call("Admin.alterGroupOffsets", move |a| {
+            let req: Vec<(&str, i32, i64)> = offsets.iter().map(|p| (p.topic.as_str(), p.partition, p.offset as i64)).collect();
+            let out: Vec<JsPartitionResult> = a
+                .alter_group_offsets(&group, &req)?
+                .into_iter()
+                .map(|((topic, partition), r)| JsPartitionResult { topic, partition, error: r.err().map(|e| err_text(&e)) })
+                .collect();
             Ok(task::value(out))
         })
     }

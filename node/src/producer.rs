@@ -39,10 +39,12 @@ struct Delivery {
 
 impl Delivery {
     /// Sends the reports collected so far to JS (called after core served callbacks on this thread).
+    /// The lock is held across the (non-blocking) call so that batches taken by two threads (the delivery
+    /// thread and a flush) reach JS in the order they were taken: reports stay in delivery order.
     fn emit(&self) {
-        let batch = std::mem::take(&mut *self.reports.lock().unwrap_or_else(|e| e.into_inner()));
-        if !batch.is_empty() {
-            self.tsfn.call(batch, ThreadsafeFunctionCallMode::NonBlocking);
+        let mut reports = self.reports.lock().unwrap_or_else(|e| e.into_inner());
+        if !reports.is_empty() {
+            self.tsfn.call(std::mem::take(&mut *reports), ThreadsafeFunctionCallMode::NonBlocking);
         }
     }
 }
