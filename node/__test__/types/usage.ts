@@ -37,12 +37,17 @@ async function main(): Promise<void> {
   const first: number | null = committed[0].offset
   void first
   consumer.seek({ topic: 't', partition: 0, offset: 0 })
+  consumer.subscribe(/t-.*/, { onLost: (ps) => void ps.length })
   consumer.pause([{ topic: 't', partition: 0 }])
   consumer.resume(consumer.paused())
   await consumer.close()
 
   const admin = new Admin({ 'bootstrap.servers': broker.bootstrapServers })
   await admin.createTopics([{ name: 'u', numPartitions: 2, configs: { 'retention.ms': 1000 } }])
+  await admin.alterConfigs('u', { 'retention.ms': 2000 })
+  await admin.alterConfigs('u', [{ name: 'retention.ms', op: 'delete' }], { validateOnly: true })
+  const moved: TopicPartition[] = await admin.alterGroupOffsets('g', [{ topic: 'u', partition: 0, offset: 1 }])
+  void moved
   const lag = await admin.groupLag('g')
   void lag[0].lag
   const offs = await admin.listOffsets([{ topic: 'u', partition: 0, spec: 'earliest' }, { topic: 'u', partition: 1, spec: 1234 }])
