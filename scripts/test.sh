@@ -18,5 +18,8 @@ examples/rust/run-all.sh
 section "C ABI: header, examples, C tests, valgrind, ASan, C++, pkg-config, CMake"
 capi/test.sh
 
+section "Node package: addon build, node --test suite, examples"
+node/test.sh
+
 section "Interop: third-party clients against a Streamlet broker"
 STREAMLET_BIN="$PWD/target/debug/streamlet" tests/interop/run.sh
