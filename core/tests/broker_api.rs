@@ -287,7 +287,15 @@ fn topic_admin_create_delete_grow() {
     assert!(resp.topics[0].error_message.as_ref().unwrap().contains("retention.ms"));
 
     // Grow 2 -> 4; shrinking is refused.
-    let grow = |count| CreatePartitionsRequest::default().with_topics(vec![create_partitions_request::CreatePartitionsTopic::default().with_name(topic("adm")).with_count(count)]);
+    let grow = |count| {
+        CreatePartitionsRequest::default()
+            .with_topics(vec![create_partitions_request::CreatePartitionsTopic::default().with_name(topic("adm")).with_count(count).with_assignments(None)])
+    };
+    // A given (non-null) assignment list must have one entry per new partition, as in Kafka.
+    let resp: CreatePartitionsResponse = w.send(ApiKey::CreatePartitions, 3, &grow(4).with_topics(vec![
+        create_partitions_request::CreatePartitionsTopic::default().with_name(topic("adm")).with_count(4).with_assignments(Some(vec![])),
+    ]));
+    assert_eq!(resp.results[0].error_code, E::InvalidReplicaAssignment.code());
     let resp: CreatePartitionsResponse = w.send(ApiKey::CreatePartitions, 3, &grow(4));
     assert_eq!(resp.results[0].error_code, 0);
     let resp: CreatePartitionsResponse = w.send(ApiKey::CreatePartitions, 3, &grow(3));

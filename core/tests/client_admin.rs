@@ -13,9 +13,8 @@ use streamlet::client::assignor::protocol::{encode_assignment, Assignment};
 use streamlet::client::ClientError;
 use streamlet::protocol::ErrorCode as E;
 use streamlet::record::Compression;
-use streamlet::Broker;
 
-fn admin(broker: &Broker) -> Admin {
+fn admin(broker: &impl Bootstrap) -> Admin {
     let props: BTreeMap<String, String> = [("bootstrap.servers", broker.bootstrap_servers().as_str()), ("client.id", "admin-test"), ("request.timeout.ms", "15000")]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -34,8 +33,8 @@ fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_string())
 }
 
-fn broker() -> Broker {
-    start_broker_with(&[("group.initial.rebalance.delay.ms", "0"), ("offsets.topic.num.partitions", "1")])
+fn broker() -> TestBroker {
+    client_broker(&[("group.initial.rebalance.delay.ms", "0"), ("offsets.topic.num.partitions", "1")])
 }
 
 #[test]
@@ -91,7 +90,12 @@ fn topics_partitions_and_configs() {
 
     let grown = a.create_partitions(&[("t1", 5)]).unwrap();
     assert!(grown[0].1.is_ok(), "{grown:?}");
-    assert_eq!(a.describe_topics(&["t1"]).unwrap()[0].partitions.len(), 5);
+    // Apache Kafka publishes new partitions a moment after answering.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while a.describe_topics(&["t1"]).unwrap()[0].partitions.len() != 5 {
+        assert!(std::time::Instant::now() < deadline, "t1 never showed 5 partitions");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let shrunk = a.create_partitions(&[("t1", 2)]).unwrap();
     assert_eq!(code(&shrunk[0].1), E::InvalidPartitions);
     let unknown = a.create_partitions(&[("missing", 2)]).unwrap();
@@ -123,6 +127,7 @@ fn list_offsets_and_delete_records() {
     let a = admin(&broker);
     assert!(a.create_topics(&[NewTopic::new("o", 1, 1)], false).unwrap()[0].1.is_ok());
     let mut w = Wire::connect(&broker);
+    await_leader(&mut w, "o", 0);
     assert_eq!(w.produce(9, -1, "o", 0, batch(5, Compression::None)).error_code, 0);
 
     let r = a
@@ -266,4 +271,61 @@ fn unreachable_bootstrap_fails_fast() {
     let e = a.list_topics(false).unwrap_err();
     assert!(matches!(e, ClientError::Connection { .. } | ClientError::Timeout(_)), "{e:?}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[test]
+fn alter_configs_take_effect_on_live_partitions_and_survive_restart() {
+    use streamlet::client::admin::ConfigOp;
+    let dir = tempfile::tempdir().unwrap();
+    if skip_on_external("restarts the broker") {
+        return;
+    }
+    let broker = start_broker_in(dir.path(), &[]);
+    let a = admin(&broker);
+    a.create_topics(&[NewTopic::new("cfg", 1, 1)], false).unwrap().into_iter().for_each(|(_, r)| r.unwrap());
+    let set = |k: &str, v: &str| ConfigOp::Set(k.into(), v.into());
+
+    a.alter_configs("cfg", &[set("max.message.bytes", "100")], true).unwrap();
+    assert!(a.describe_configs("cfg").unwrap()["max.message.bytes"].1, "validate_only must not change anything");
+
+    a.alter_configs("cfg", &[set("max.message.bytes", "100"), set("retention.ms", "5000")], false).unwrap();
+    let described = a.describe_configs("cfg").unwrap();
+    assert_eq!(described["max.message.bytes"], ("100".to_string(), false));
+    assert_eq!(described["retention.ms"], ("5000".to_string(), false));
+    let mut w = Wire::connect(&broker);
+    assert_eq!(w.produce(9, 1, "cfg", 0, batch(5, Compression::None)).error_code, E::MessageTooLarge.code());
+
+    a.alter_configs("cfg", &[ConfigOp::Delete("max.message.bytes".into())], false).unwrap();
+    assert_eq!(w.produce(9, 1, "cfg", 0, batch(5, Compression::None)).error_code, 0);
+
+    a.alter_configs("cfg", &[ConfigOp::Append("cleanup.policy".into(), "compact".into())], false).unwrap();
+    assert_eq!(a.describe_configs("cfg").unwrap()["cleanup.policy"].0, "delete,compact");
+    a.alter_configs("cfg", &[ConfigOp::Subtract("cleanup.policy".into(), "delete".into())], false).unwrap();
+    assert_eq!(a.describe_configs("cfg").unwrap()["cleanup.policy"].0, "compact");
+
+    assert_eq!(code(&a.alter_configs("cfg", &[set("no.such.key", "1")], false)), E::InvalidConfig);
+    assert_eq!(code(&a.alter_configs("cfg", &[set("retention.ms", "soon")], false)), E::InvalidConfig);
+    assert_eq!(code(&a.alter_configs("cfg", &[ConfigOp::Append("retention.ms".into(), "1".into())], false)), E::InvalidConfig);
+    assert_eq!(code(&a.alter_configs("nope", &[set("retention.ms", "1")], false)), E::UnknownTopicOrPartition);
+
+    // The legacy AlterConfigs replaces every override with the request's set.
+    let req = AlterConfigsRequest::default().with_resources(vec![alter_configs_request::AlterConfigsResource::default()
+        .with_resource_type(2)
+        .with_resource_name(s("cfg"))
+        .with_configs(vec![alter_configs_request::AlterableConfig::default().with_name(s("segment.ms")).with_value(Some(s("60000")))])]);
+    let resp: AlterConfigsResponse = w.send(ApiKey::AlterConfigs, 1, &req);
+    assert_eq!(resp.responses[0].error_code, 0, "{:?}", resp.responses[0].error_message);
+    let broker_res = AlterConfigsRequest::default().with_resources(vec![alter_configs_request::AlterConfigsResource::default()
+        .with_resource_type(4)
+        .with_resource_name(s("0"))]);
+    let resp: AlterConfigsResponse = w.send(ApiKey::AlterConfigs, 1, &broker_res);
+    assert_eq!(resp.responses[0].error_code, E::InvalidRequest.code());
+
+    drop(w);
+    drop(a);
+    broker.shutdown();
+    let broker = start_broker_in(dir.path(), &[]);
+    let described = admin(&broker).describe_configs("cfg").unwrap();
+    assert_eq!(described["segment.ms"], ("60000".to_string(), false));
+    assert!(described["retention.ms"].1 && described["cleanup.policy"].1, "{described:?}");
 }

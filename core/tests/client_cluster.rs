@@ -21,6 +21,9 @@ fn cluster_for(bootstrap: &str) -> Arc<Cluster> {
 
 #[tokio::test]
 async fn metadata_refresh_and_pipelined_requests() {
+    if skip_on_external("needs num.partitions=4") {
+        return;
+    }
     let broker = start_broker_with(&[("num.partitions", "4")]);
     let cluster = cluster_for(&broker.bootstrap_servers());
     let md = cluster.refresh(Some(&["auto-t".to_string()]), true).await.unwrap();
@@ -61,6 +64,9 @@ async fn unreachable_bootstrap_is_a_connection_error() {
 #[tokio::test]
 async fn a_broken_connection_fails_pending_requests_and_is_replaced() {
     let dir = tempfile::tempdir().unwrap();
+    if skip_on_external("restarts the broker") {
+        return;
+    }
     let broker = start_broker_in(dir.path(), &[]);
     let addr = broker.bootstrap_servers();
     let cluster = cluster_for(&addr);

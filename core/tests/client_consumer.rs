@@ -11,12 +11,11 @@ use std::time::{Duration, Instant};
 use common::*;
 use streamlet::client::consumer::{Consumer, ConsumerError, ConsumerRecord, RebalanceListener, TopicPartition};
 use streamlet::record::Compression;
-use streamlet::Broker;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn broker() -> Broker {
-    start_broker_with(&[("group.initial.rebalance.delay.ms", "0"), ("offsets.topic.num.partitions", "1")])
+fn broker() -> TestBroker {
+    client_broker(&[("group.initial.rebalance.delay.ms", "0"), ("offsets.topic.num.partitions", "1")])
 }
 
 fn tp(t: &str, p: i32) -> TopicPartition {
@@ -24,22 +23,24 @@ fn tp(t: &str, p: i32) -> TopicPartition {
 }
 
 /// Creates `topic` with `partitions` partitions and `per_partition` records in each (`key-i`/`value-i`).
-fn setup(broker: &Broker, topic: &str, partitions: i32, per_partition: usize) {
+fn setup(broker: &TestBroker, topic: &str, partitions: i32, per_partition: usize) {
     let mut w = Wire::connect(broker);
     assert_eq!(w.create_topic(topic, partitions), 0);
     for p in 0..partitions {
+        await_leader(&mut w, topic, p);
         if per_partition > 0 {
             assert_eq!(w.produce(9, 1, topic, p, batch_from(0, per_partition, Compression::None, None)).error_code, 0);
         }
     }
 }
 
-fn produce(broker: &Broker, topic: &str, partition: i32, start: usize, n: usize, codec: Compression) {
+fn produce(broker: &TestBroker, topic: &str, partition: i32, start: usize, n: usize, codec: Compression) {
     let mut w = Wire::connect(broker);
+    await_leader(&mut w, topic, partition);
     assert_eq!(w.produce(9, 1, topic, partition, batch_from(start, n, codec, None)).error_code, 0);
 }
 
-fn consumer(broker: &Broker, extra: &[(&str, &str)]) -> Consumer {
+fn consumer(broker: &TestBroker, extra: &[(&str, &str)]) -> Consumer {
     let addr = broker.bootstrap_servers();
     let mut props: Vec<(&str, &str)> = vec![
         ("bootstrap.servers", addr.as_str()),
@@ -500,7 +501,7 @@ fn added_partitions_trigger_a_rebalance() {
     poll_until(&[&c], "two partitions", |cs| cs[0].assignment().len() == 2);
     let mut w = Wire::connect(&broker);
     let req = CreatePartitionsRequest::default()
-        .with_topics(vec![create_partitions_request::CreatePartitionsTopic::default().with_name(topic("grow")).with_count(4)])
+        .with_topics(vec![create_partitions_request::CreatePartitionsTopic::default().with_name(topic("grow")).with_count(4).with_assignments(None)])
         .with_timeout_ms(5000);
     let resp: CreatePartitionsResponse = w.send(ApiKey::CreatePartitions, 3, &req);
     assert_eq!(resp.results[0].error_code, 0);
@@ -600,4 +601,102 @@ fn wakeup_interrupts_poll_from_another_thread() {
 #[test]
 fn sticky_assignor_splits_validly() {
     valid_split_with("sticky");
+}
+
+/// Records what the interceptor saw; the first one upper-cases values, the second panics (and is skipped).
+#[derive(Default)]
+struct Seen {
+    consumed: Vec<usize>,
+    commits: Vec<(ThreadId, BTreeMap<TopicPartition, i64>)>,
+    closed: bool,
+}
+
+struct Upper(Arc<Mutex<Seen>>);
+
+impl streamlet::client::consumer::ConsumerInterceptor for Upper {
+    fn on_consume(&self, records: Vec<ConsumerRecord>) -> Vec<ConsumerRecord> {
+        self.0.lock().unwrap().consumed.push(records.len());
+        records
+            .into_iter()
+            .map(|mut r| {
+                r.value = r.value.map(|v| bytes::Bytes::from(String::from_utf8_lossy(&v).to_uppercase()));
+                r
+            })
+            .collect()
+    }
+    fn on_commit(&self, offsets: &BTreeMap<TopicPartition, i64>) {
+        self.0.lock().unwrap().commits.push((std::thread::current().id(), offsets.clone()));
+    }
+    fn close(&self) {
+        self.0.lock().unwrap().closed = true;
+    }
+}
+
+struct Panics;
+
+impl streamlet::client::consumer::ConsumerInterceptor for Panics {
+    fn on_consume(&self, _records: Vec<ConsumerRecord>) -> Vec<ConsumerRecord> {
+        panic!("interceptor bug")
+    }
+    fn on_commit(&self, _offsets: &BTreeMap<TopicPartition, i64>) {
+        panic!("interceptor bug")
+    }
+}
+
+#[test]
+fn interceptors_replace_records_see_commits_and_a_panicking_one_is_skipped() {
+    let broker = broker();
+    setup(&broker, "icpt", 1, 4);
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let addr = broker.bootstrap_servers();
+    let cfg = streamlet::client::consumer::ConsumerConfig::from_pairs(&[
+        ("bootstrap.servers", addr.as_str()),
+        ("group.id", "g-icpt"),
+        ("enable.auto.commit", "false"),
+        ("auto.offset.reset", "earliest"),
+        ("fetch.max.wait.ms", "100"),
+    ])
+    .unwrap();
+    let c = Consumer::builder(cfg).interceptor(Panics).interceptor(Upper(seen.clone())).build().unwrap();
+    c.assign(&[tp("icpt", 0)]).unwrap();
+    let got = poll_n(&c, 4);
+    assert_eq!(got.iter().map(|r| s(&r.value)).collect::<Vec<_>>(), ["VALUE-0", "VALUE-1", "VALUE-2", "VALUE-3"]);
+    assert_eq!(seen.lock().unwrap().consumed.iter().sum::<usize>(), 4);
+
+    c.commit_sync(Some([(tp("icpt", 0), 2)].into())).unwrap();
+    assert_eq!(seen.lock().unwrap().commits, [(std::thread::current().id(), [(tp("icpt", 0), 2)].into())]);
+
+    c.commit_async(None, None).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while seen.lock().unwrap().commits.len() < 2 {
+        assert!(Instant::now() < deadline, "on_commit never ran for the asynchronous commit");
+        c.poll(Duration::from_millis(50)).unwrap();
+    }
+    let (thread, offsets) = seen.lock().unwrap().commits[1].clone();
+    assert_eq!((thread, offsets), (std::thread::current().id(), [(tp("icpt", 0), 4)].into()));
+    assert!(!seen.lock().unwrap().closed);
+    c.close().unwrap();
+    assert!(seen.lock().unwrap().closed);
+}
+
+#[test]
+fn pattern_subscription_matches_whole_names_and_picks_up_new_topics() {
+    let broker = broker();
+    setup(&broker, "pat-a", 1, 2);
+    setup(&broker, "pat-b", 2, 1);
+    setup(&broker, "xpat-a", 1, 3);
+    let c = consumer(&broker, &[("group.id", "g-pat"), ("metadata.max.age.ms", "300")]);
+    assert!(matches!(c.subscribe_pattern("pat-(", None), Err(ConsumerError::InvalidArgument(_))));
+    c.subscribe_pattern("pat-.*", None).unwrap();
+    let got = poll_n(&c, 4);
+    let topics: BTreeSet<String> = got.iter().map(|r| r.topic.clone()).collect();
+    assert_eq!(topics, ["pat-a".to_string(), "pat-b".to_string()].into());
+    assert_eq!(c.subscription(), ["pat-a", "pat-b"]);
+
+    setup(&broker, "pat-c", 1, 5);
+    let got = poll_n(&c, 5);
+    assert!(got.iter().all(|r| r.topic == "pat-c"), "{got:?}");
+    assert!(c.assignment().contains(&tp("pat-c", 0)));
+    assert!(!c.assignment().iter().any(|(t, _)| t == "xpat-a" || t.starts_with("__")));
+    c.close().unwrap();
 }

@@ -67,7 +67,7 @@ async fn flush_due(state: &Arc<BrokerState>) {
     for p in state.all_partitions() {
         let (due, end) = {
             let log = p.log();
-            let ms = p.config.flush_ms;
+            let ms = p.config().flush_ms;
             (ms < i64::MAX && log.recovery_point() < log.log_end_offset() && now - p.last_flush_ms() >= ms, log.log_end_offset())
         };
         if due {

@@ -18,8 +18,9 @@ pub struct Partition {
     /// Everything below this offset is on disk.
     durable: AtomicI64,
     /// acks=all waits for fsync unless the topic explicitly relaxed it with flush.messages / flush.ms.
-    pub fsync_on_ack: bool,
-    pub config: LogConfig,
+    fsync_on_ack: std::sync::atomic::AtomicBool,
+    /// Replaced as a whole when the topic's configs are altered.
+    config: std::sync::RwLock<Arc<LogConfig>>,
     /// When the last fsync finished (ms since the epoch), for `flush.ms`.
     last_flush_ms: AtomicI64,
 }
@@ -34,10 +35,25 @@ impl Partition {
             waiters: Mutex::new(Vec::new()),
             flush_lock: tokio::sync::Mutex::new(()),
             durable: AtomicI64::new(durable),
-            fsync_on_ack,
-            config,
+            fsync_on_ack: std::sync::atomic::AtomicBool::new(fsync_on_ack),
+            config: std::sync::RwLock::new(Arc::new(config)),
             last_flush_ms: AtomicI64::new(super::state::now_ms()),
         }
+    }
+
+    pub fn config(&self) -> Arc<LogConfig> {
+        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn fsync_on_ack(&self) -> bool {
+        self.fsync_on_ack.load(Ordering::Acquire)
+    }
+
+    /// Applies altered topic configs to this partition and its log (retention, segments, cleaner, limits).
+    pub fn set_config(&self, config: LogConfig, fsync_on_ack: bool) {
+        self.log().set_config(config.clone());
+        *self.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
+        self.fsync_on_ack.store(fsync_on_ack, Ordering::Release);
     }
 
     pub fn log(&self) -> MutexGuard<'_, PartitionLog> {

@@ -124,6 +124,27 @@ impl BrokerState {
         Ok(())
     }
 
+    /// Replaces a topic's configs (the whole set of overrides) and applies them to its live partitions.
+    pub fn set_topic_configs(&self, name: &str, configs: Props, validate_only: bool) -> Result<(), TopicError> {
+        let log_config = self.log_config(&configs).map_err(|e| (ErrorCode::InvalidConfig, e.to_string()))?;
+        let mut metadata = self.metadata();
+        if !metadata.image().topics.contains_key(name) {
+            return Err((ErrorCode::UnknownTopicOrPartition, format!("unknown topic '{name}'")));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        metadata.append(MetadataRecord::TopicConfigsSet { name: name.to_string(), configs: configs.clone() }).map_err(storage_error)?;
+        drop(metadata);
+        let fsync = fsync_on_ack(self, &configs);
+        let parts = self.partitions.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned().unwrap_or_default();
+        for p in parts {
+            p.set_config(log_config.clone(), fsync);
+        }
+        tracing::info!(topic = name, "altered topic configs");
+        Ok(())
+    }
+
     pub fn delete_topic(&self, name: &str) -> Result<TopicMeta, TopicError> {
         if !self.config.delete_topic_enable {
             return Err((ErrorCode::TopicDeletionDisabled, "delete.topic.enable is false".into()));

@@ -87,6 +87,17 @@ impl NewTopic {
     }
 }
 
+/// One change to a topic config for [`Admin::alter_configs`] (Kafka's `AlterConfigOp`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigOp {
+    Set(String, String),
+    /// Removes the override: the broker default applies again.
+    Delete(String),
+    /// Adds items to a list-valued key such as `cleanup.policy`.
+    Append(String, String),
+    Subtract(String, String),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionDescription {
     pub partition: i32,
@@ -390,7 +401,7 @@ impl Admin {
     pub fn create_partitions(&self, topics: &[(&str, i32)]) -> Result<TopicResults, ClientError> {
         let req = CreatePartitionsRequest::default()
             .with_timeout_ms(self.timeout.as_millis().min(i32::MAX as u128) as i32)
-            .with_topics(topics.iter().map(|(t, n)| create_partitions_request::CreatePartitionsTopic::default().with_name(tn(t)).with_count(*n)).collect());
+            .with_topics(topics.iter().map(|(t, n)| create_partitions_request::CreatePartitionsTopic::default().with_assignments(None).with_name(tn(t)).with_count(*n)).collect());
         self.run(async {
             let conn = self.controller().await?;
             let (resp, _): (CreatePartitionsResponse, i16) = conn.send(ApiKey::CreatePartitions, &req).await?;
@@ -416,6 +427,36 @@ impl Admin {
             }
             let conn = self.cluster.broker(node).await?;
             self.describe_configs_on(conn, RESOURCE_BROKER, &node.to_string()).await
+        })
+    }
+
+    /// Alters a topic's configuration key by key (IncrementalAlterConfigs): each op sets, deletes (back to the
+    /// default), appends to or subtracts from a list-valued key. With `validate_only` nothing changes.
+    pub fn alter_configs(&self, topic: &str, ops: &[ConfigOp], validate_only: bool) -> Result<(), ClientError> {
+        use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
+        let configs = ops
+            .iter()
+            .map(|op| {
+                let (code, key, value) = match op {
+                    ConfigOp::Set(k, v) => (0, k, Some(v)),
+                    ConfigOp::Delete(k) => (1, k, None),
+                    ConfigOp::Append(k, v) => (2, k, Some(v)),
+                    ConfigOp::Subtract(k, v) => (3, k, Some(v)),
+                };
+                AlterableConfig::default().with_name(s(key)).with_config_operation(code).with_value(value.map(|v| s(v)))
+            })
+            .collect();
+        let req = IncrementalAlterConfigsRequest::default()
+            .with_resources(vec![AlterConfigsResource::default().with_resource_type(RESOURCE_TOPIC).with_resource_name(s(topic)).with_configs(configs)])
+            .with_validate_only(validate_only);
+        self.run(async {
+            let conn = self.cluster.any_broker().await?;
+            let (resp, _): (IncrementalAlterConfigsResponse, i16) = conn.send(ApiKey::IncrementalAlterConfigs, &req).await?;
+            let r = resp.responses.into_iter().next().ok_or_else(|| ClientError::Protocol {
+                addr: conn.addr.clone(),
+                reason: "IncrementalAlterConfigs answered no resource".into(),
+            })?;
+            kafka_err(r.error_code, r.error_message.as_ref())
         })
     }
 

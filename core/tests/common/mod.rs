@@ -19,7 +19,7 @@ pub struct Wire {
 }
 
 impl Wire {
-    pub fn connect(broker: &Broker) -> Wire {
+    pub fn connect(broker: &impl Bootstrap) -> Wire {
         Self::connect_addr(&broker.bootstrap_servers())
     }
 
@@ -177,3 +177,128 @@ pub fn start_broker_in(dir: &std::path::Path, props: &[(&str, &str)]) -> Broker 
     }
     b.start().expect("broker starts")
 }
+
+/// Anything the tests can connect to.
+pub trait Bootstrap {
+    fn bootstrap_servers(&self) -> String;
+}
+
+impl Bootstrap for Broker {
+    fn bootstrap_servers(&self) -> String {
+        Broker::bootstrap_servers(self)
+    }
+}
+
+/// The broker a client suite runs against: an embedded Streamlet broker, or the external one (Apache Kafka,
+/// started by `tests/interop/test_rust_client_on_kafka.py`) named by `STREAMLET_TEST_EXTERNAL_BOOTSTRAP`.
+pub enum TestBroker {
+    Embedded(Broker),
+    External(String),
+}
+
+impl Bootstrap for TestBroker {
+    fn bootstrap_servers(&self) -> String {
+        match self {
+            TestBroker::Embedded(b) => b.bootstrap_servers(),
+            TestBroker::External(addr) => addr.clone(),
+        }
+    }
+}
+
+impl TestBroker {
+    pub fn bootstrap_servers(&self) -> String {
+        Bootstrap::bootstrap_servers(self)
+    }
+
+    pub fn shutdown(self) {
+        if let TestBroker::Embedded(b) = self {
+            b.shutdown();
+        }
+    }
+}
+
+/// Broker settings the external broker is started with (the launcher sets them); a test asking for anything
+/// else is embedded-only.
+const EXTERNAL_BROKER_CONFIG: &[(&str, &str)] =
+    &[("group.initial.rebalance.delay.ms", "0"), ("offsets.topic.num.partitions", "1"), ("num.partitions", "1"), ("auto.create.topics.enable", "true")];
+
+pub fn external_bootstrap() -> Option<String> {
+    std::env::var("STREAMLET_TEST_EXTERNAL_BOOTSTRAP").ok().filter(|s| !s.is_empty())
+}
+
+/// True (after saying so on stderr) when the suite runs against an external broker and this test cannot:
+/// it restarts the broker or needs broker settings the external one does not have.
+pub fn skip_on_external(why: &str) -> bool {
+    if external_bootstrap().is_some() {
+        eprintln!("SKIPPED on the external broker: {why}");
+        return true;
+    }
+    false
+}
+
+/// The broker for a client test: embedded with `props`, or the external one, emptied of the topics and groups
+/// an earlier test left (the external suite runs with --test-threads=1).
+pub fn client_broker(props: &[(&str, &str)]) -> TestBroker {
+    let Some(addr) = external_bootstrap() else {
+        return TestBroker::Embedded(start_broker_with(props));
+    };
+    for (k, v) in props {
+        assert!(
+            EXTERNAL_BROKER_CONFIG.contains(&(*k, *v)),
+            "the external broker does not run with {k}={v}: guard this test with skip_on_external"
+        );
+    }
+    init_logging();
+    // On a thread of its own: the admin client's runtime must not be dropped inside an async test's runtime.
+    let a = addr.clone();
+    std::thread::spawn(move || reset_external(&a)).join().expect("resetting the external broker");
+    TestBroker::External(addr)
+}
+
+fn reset_external(addr: &str) {
+    use streamlet::client::admin::Admin;
+    let props: std::collections::BTreeMap<String, String> =
+        [("bootstrap.servers".to_string(), addr.to_string()), ("request.timeout.ms".to_string(), "30000".to_string())].into();
+    let admin = Admin::new(&props).expect("admin for the external broker");
+    // A static member stays in its group until its session times out: retry those until they are empty.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let groups: Vec<String> = admin.list_groups().expect("list groups").into_iter().map(|g| g.0).collect();
+        if groups.is_empty() {
+            break;
+        }
+        let names: Vec<&str> = groups.iter().map(String::as_str).collect();
+        let failed: Vec<String> =
+            admin.delete_groups(&names).expect("delete groups").into_iter().filter_map(|(g, r)| r.err().map(|e| format!("{g}: {e}"))).collect();
+        if failed.is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "cannot delete groups left by an earlier test: {failed:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let topics = admin.list_topics(false).expect("list topics");
+        if topics.is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "topics {topics:?} are still there after deleting them");
+        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        let _ = admin.delete_topics(&names);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Apache Kafka answers CreateTopics before the partition has a leader: wait until ListOffsets succeeds.
+pub fn await_leader(w: &mut Wire, topic: &str, partition: i32) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let code = w.list_offset(7, topic, partition, -1).error_code;
+        if code == 0 {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{topic}-{partition} has no leader (error {code})");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+

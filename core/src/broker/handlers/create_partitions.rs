@@ -19,7 +19,19 @@ pub fn handle(state: &Arc<BrokerState>, req: &CreatePartitionsRequest) -> Create
                 .assignments
                 .as_ref()
                 .is_some_and(|a| a.iter().any(|x| x.broker_ids.len() != 1 || x.broker_ids[0].0 != state.node_id));
-            let result = if bad_assignment {
+            let current = state.metadata().image().topics.get(name).map(|t| t.partitions);
+            // Kafka wants one assignment per new partition when the list is given at all (null: broker's choice).
+            let miscounted = match (&t.assignments, current) {
+                (Some(a), Some(cur)) if t.count > cur && a.len() as i32 != t.count - cur => Some(format!(
+                    "increasing the number of partitions of '{name}' by {} but {} assignments provided",
+                    t.count - cur,
+                    a.len()
+                )),
+                _ => None,
+            };
+            let result = if let Some(msg) = miscounted {
+                Err((ErrorCode::InvalidReplicaAssignment, msg))
+            } else if bad_assignment {
                 Err((ErrorCode::InvalidReplicaAssignment, format!("assignments for '{name}' must name broker {} once", state.node_id)))
             } else {
                 state.create_partitions(name, t.count, req.validate_only)

@@ -1,5 +1,6 @@
 //! One module per API. `dispatch` routes a decoded request and encodes the answer.
 
+mod alter_configs;
 mod api_versions;
 mod create_partitions;
 mod create_topics;
@@ -83,6 +84,8 @@ pub async fn dispatch(state: &Arc<BrokerState>, req: Request, peer: std::net::So
         RequestKind::DeleteTopics(r) => respond(&req, &delete_topics::handle(state, v, r)),
         RequestKind::CreatePartitions(r) => respond(&req, &create_partitions::handle(state, r)),
         RequestKind::DescribeConfigs(r) => respond(&req, &describe_configs::handle(state, v, r)),
+        RequestKind::AlterConfigs(r) => respond(&req, &alter_configs::handle_replace(state, r)),
+        RequestKind::IncrementalAlterConfigs(r) => respond(&req, &alter_configs::handle_incremental(state, r)),
         RequestKind::InitProducerId(r) => respond(&req, &init_producer_id::handle(state, r)),
         RequestKind::DeleteRecords(r) => respond(&req, &delete_records::handle(state, r)),
         RequestKind::DescribeCluster(r) => respond(&req, &describe_cluster::handle(state, r)),

@@ -110,9 +110,9 @@ fn append_one(
         .partition(topic, index)
         .ok_or_else(|| (ErrorCode::UnknownTopicOrPartition, format!("this broker does not host {topic}-{index}")))?;
     let records = records.filter(|r| !r.is_empty()).ok_or((ErrorCode::InvalidRecord, "no record batches".to_string()))?;
-    let max = partition.config.max_message_bytes;
+    let max = partition.config().max_message_bytes;
     validate_produce_batches(&records, max).map_err(record_error)?;
-    if partition.config.cleanup_policy.compacts() {
+    if partition.config().cleanup_policy.compacts() {
         // Only compacted topics pay for decoding records: every record needs a key there.
         validate_keys_for_compaction(&records).map_err(record_error)?;
     }
@@ -120,7 +120,7 @@ fn append_one(
     let mut data = BytesMut::from(&records[..]);
     match partition.append(&mut data, 0, now_ms()) {
         Ok(info) => {
-            if acks == -1 && partition.fsync_on_ack {
+            if acks == -1 && partition.fsync_on_ack() {
                 to_sync.push((partition.clone(), info.last_offset + 1));
             }
             Ok((info.base_offset, info.log_append_time, info.log_start_offset))

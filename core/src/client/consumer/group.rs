@@ -355,6 +355,25 @@ fn subscribed_topics(shared: &Shared) -> Option<BTreeSet<String>> {
     }
 }
 
+/// With a pattern subscription, looks up every topic and makes the matching ones (internal topics excluded) the
+/// subscription. Without one, does nothing.
+async fn resolve_pattern(shared: &Shared) {
+    if shared.lock().pattern.is_none() {
+        return;
+    }
+    let md = match shared.cluster.refresh(None, false).await {
+        Ok(md) => md,
+        Err(e) => {
+            tracing::debug!("metadata for the subscription pattern: {e}");
+            return;
+        }
+    };
+    let mut st = shared.lock();
+    let Some(re) = st.pattern.clone() else { return };
+    let matched: BTreeSet<String> = md.topics.values().filter(|t| t.error == 0 && !t.is_internal && re.is_match(&t.name)).map(|t| t.name.clone()).collect();
+    st.sub = SubMode::Topics(matched);
+}
+
 /// The group task: joins, syncs, heartbeats and rejoins until the consumer closes.
 pub(crate) async fn run(shared: Arc<Shared>) {
     let protocol = shared.cfg.rebalance_protocol();
@@ -364,12 +383,15 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         if shared.is_closed() {
             return;
         }
+        resolve_pattern(&shared).await;
         let Some(topics) = subscribed_topics(&shared) else {
             // Unsubscribed: leave the group if we were in it, then wait for a subscription.
             if !shared.lock().member_id.is_empty() {
                 let _ = leave(&shared, "unsubscribed").await;
             }
-            let _ = tokio::time::timeout(Duration::from_millis(500), shared.group_wake.notified()).await;
+            // A pattern that matches nothing yet is looked at again every metadata.max.age.ms, as in Java.
+            let wait = if shared.lock().pattern.is_some() { shared.cfg.metadata_max_age } else { Duration::from_millis(500) };
+            let _ = tokio::time::timeout(wait, shared.group_wake.notified()).await;
             continue;
         };
         shared.lock().rejoin_requested = false;
@@ -445,7 +467,15 @@ pub(crate) async fn run(shared: Arc<Shared>) {
 
 /// Partition counts of the subscribed topics, from fresh metadata.
 async fn partition_counts(shared: &Shared) -> Option<BTreeMap<String, i32>> {
-    let topics: Vec<String> = subscribed_topics(shared)?.into_iter().collect();
+    resolve_pattern(shared).await;
+    let topics: Vec<String> = match &shared.lock().sub {
+        SubMode::Topics(t) => t.iter().cloned().collect(),
+        _ => return None,
+    };
+    if topics.is_empty() {
+        // A pattern that no longer matches anything: a change worth a rejoin (which then leaves the group).
+        return Some(BTreeMap::new());
+    }
     let md = shared.cluster.refresh(Some(&topics), false).await.ok()?;
     Some(topics.iter().filter_map(|t| md.partition_count(t).map(|n| (t.clone(), n))).collect())
 }
@@ -455,7 +485,18 @@ async fn partition_counts(shared: &Shared) -> Option<BTreeMap<String, i32>> {
 async fn stable(shared: &Shared) -> Outcome {
     let mut next_hb = tokio::time::Instant::now() + shared.cfg.heartbeat_interval;
     let counts = partition_counts(shared).await;
-    let mut next_md = tokio::time::Instant::now() + shared.cfg.metadata_max_age;
+    // A subscribed topic the metadata does not know yet (just created, or not yet created) is looked for again
+    // after retry.backoff.ms, as the Java consumer does, instead of waiting out metadata.max.age.ms.
+    let md_interval = |counts: &Option<BTreeMap<String, i32>>| {
+        let wanted = subscribed_topics(shared).map_or(0, |t| t.len());
+        let missing = counts.as_ref().is_some_and(|c| c.len() < wanted);
+        if missing {
+            shared.cfg.metadata_max_age.min(shared.cfg.retry_backoff.max(Duration::from_millis(100)))
+        } else {
+            shared.cfg.metadata_max_age
+        }
+    };
+    let mut next_md = tokio::time::Instant::now() + md_interval(&counts);
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(next_hb.min(next_md)) => {}
@@ -481,8 +522,8 @@ async fn stable(shared: &Shared) -> Outcome {
             }
         }
         if tokio::time::Instant::now() >= next_md {
-            next_md = tokio::time::Instant::now() + shared.cfg.metadata_max_age;
             let now = partition_counts(shared).await;
+            next_md = tokio::time::Instant::now() + md_interval(&now);
             if now.is_some() && counts.is_some() && now != counts {
                 tracing::info!("subscribed topics changed ({counts:?} -> {now:?}): rejoining");
                 return Outcome::Rejoin;

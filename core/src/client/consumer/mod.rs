@@ -11,6 +11,7 @@
 mod config;
 mod fetcher;
 mod group;
+mod interceptor;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,6 +22,8 @@ use bytes::Bytes;
 use tokio::sync::{oneshot, Notify};
 
 pub use config::{ConsumerConfig, IsolationLevel, OffsetReset};
+pub use interceptor::ConsumerInterceptor;
+use interceptor::InterceptorChain;
 
 use super::cluster::{Cluster, ClusterConfig};
 use super::connection::Connection;
@@ -57,6 +60,9 @@ pub enum ConsumerError {
     Fatal(String),
     #[error("{0}")]
     IllegalState(String),
+    /// An argument the consumer cannot use (an invalid subscription pattern, say).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
     /// `poll` (or another blocking call) was interrupted by [`Consumer::wakeup`].
     #[error("woken up")]
     Wakeup,
@@ -132,6 +138,8 @@ pub(crate) type CommitResult = (u64, BTreeMap<TopicPartition, i64>, Result<(), C
 
 pub(crate) struct State {
     pub sub: SubMode,
+    /// A pattern subscription: `sub` then holds the topics it matched at the last metadata lookup.
+    pub pattern: Option<regex::Regex>,
     pub parts: BTreeMap<TopicPartition, PartState>,
     pub events: VecDeque<Event>,
     pub commit_results: VecDeque<CommitResult>,
@@ -183,6 +191,33 @@ pub struct Consumer {
     group_started: AtomicBool,
     closed: AtomicBool,
     woken: AtomicBool,
+    interceptors: InterceptorChain,
+}
+
+/// Builds a [`Consumer`] with interceptors.
+pub struct ConsumerBuilder {
+    cfg: ConsumerConfig,
+    interceptors: InterceptorChain,
+}
+
+impl ConsumerBuilder {
+    /// Appends an interceptor to the chain (they run in the order added).
+    pub fn interceptor(mut self, i: impl ConsumerInterceptor + 'static) -> Self {
+        self.interceptors.push(Box::new(i));
+        self
+    }
+
+    /// Appends an already boxed interceptor (for bindings that hold trait objects).
+    pub fn boxed_interceptor(mut self, i: Box<dyn ConsumerInterceptor>) -> Self {
+        self.interceptors.push(i);
+        self
+    }
+
+    pub fn build(self) -> Result<Consumer, ConsumerError> {
+        let mut c = Consumer::new(self.cfg)?;
+        c.interceptors = self.interceptors;
+        Ok(c)
+    }
 }
 
 impl Consumer {
@@ -205,6 +240,7 @@ impl Consumer {
             cluster,
             state: Mutex::new(State {
                 sub: SubMode::None,
+                pattern: None,
                 parts: BTreeMap::new(),
                 events: VecDeque::new(),
                 commit_results: VecDeque::new(),
@@ -235,7 +271,13 @@ impl Consumer {
             group_started: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             woken: AtomicBool::new(false),
+            interceptors: InterceptorChain::default(),
         })
+    }
+
+    /// A builder for a consumer with interceptors.
+    pub fn builder(cfg: ConsumerConfig) -> ConsumerBuilder {
+        ConsumerBuilder { cfg, interceptors: InterceptorChain::default() }
     }
 
     /// From Kafka consumer properties.
@@ -280,15 +322,40 @@ impl Consumer {
                 return Err(ConsumerError::IllegalState("subscribe after assign: call unsubscribe first".into()));
             }
             st.sub = SubMode::Topics(topics.iter().map(|t| t.to_string()).collect());
+            st.pattern = None;
             st.rejoin_requested = true;
         }
+        self.start_group(listener);
+        Ok(())
+    }
+
+    /// Subscribes to every topic whose whole name matches `pattern` (Java's `subscribe(Pattern)`), internal
+    /// topics excluded. Topics created or deleted later are picked up at the next metadata refresh
+    /// (`metadata.max.age.ms`), which rejoins the group.
+    pub fn subscribe_pattern(&self, pattern: &str, listener: Option<Box<dyn RebalanceListener>>) -> Result<(), ConsumerError> {
+        self.check_open()?;
+        self.shared.group_id()?;
+        let re = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| ConsumerError::InvalidArgument(format!("subscription pattern {pattern:?}: {e}")))?;
+        {
+            let mut st = self.shared.lock();
+            if st.sub == SubMode::Manual {
+                return Err(ConsumerError::IllegalState("subscribe after assign: call unsubscribe first".into()));
+            }
+            st.sub = SubMode::Topics(BTreeSet::new());
+            st.pattern = Some(re);
+            st.rejoin_requested = true;
+        }
+        self.start_group(listener);
+        Ok(())
+    }
+
+    fn start_group(&self, listener: Option<Box<dyn RebalanceListener>>) {
         *self.listener.lock().unwrap_or_else(|e| e.into_inner()) = listener;
         if !self.group_started.swap(true, Ordering::AcqRel) {
             let h = self.rt().spawn(group::run(self.shared.clone()));
             self.tasks.lock().unwrap_or_else(|e| e.into_inner()).push(h);
         }
         self.shared.group_wake.notify_one();
-        Ok(())
     }
 
     /// Drops the subscription or manual assignment (revoking the partitions through the listener).
@@ -303,6 +370,7 @@ impl Consumer {
         let mut st = self.shared.lock();
         st.parts.clear();
         st.sub = SubMode::None;
+        st.pattern = None;
         st.rejoin_requested = true;
         drop(st);
         self.shared.group_wake.notify_one();
@@ -375,7 +443,7 @@ impl Consumer {
             }
             let records = self.drain(max);
             if !records.is_empty() {
-                return Ok(records);
+                return Ok(self.interceptors.on_consume(records));
             }
             let now = Instant::now();
             if now >= deadline {
@@ -519,6 +587,9 @@ impl Consumer {
         loop {
             let Some((id, offsets, result)) = self.shared.lock().commit_results.pop_front() else { return };
             let cb = self.callbacks.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            if result.is_ok() {
+                self.interceptors.on_commit(&offsets);
+            }
             match (cb, result) {
                 (Some(cb), result) => cb(&offsets, result),
                 (None, Err(e)) => tracing::warn!("asynchronous commit failed: {e}"),
@@ -556,7 +627,7 @@ impl Consumer {
         if offsets.is_empty() {
             return;
         }
-        if let Err(e) = self.rt().block_on(group::commit(&self.shared, &offsets)) {
+        if let Err(e) = self.commit_now(&offsets) {
             tracing::warn!("automatic commit before revocation failed: {e}");
         }
     }
@@ -672,7 +743,14 @@ impl Consumer {
         if offsets.is_empty() {
             return Ok(());
         }
-        self.rt().block_on(group::commit(&self.shared, &offsets))
+        self.commit_now(&offsets)
+    }
+
+    /// Commits on this thread and tells the interceptors when it succeeded.
+    fn commit_now(&self, offsets: &BTreeMap<TopicPartition, i64>) -> Result<(), ConsumerError> {
+        self.rt().block_on(group::commit(&self.shared, offsets))?;
+        self.interceptors.on_commit(offsets);
+        Ok(())
     }
 
     /// Commits in the background; `callback` runs inside a later `poll` (or `close`).
@@ -816,7 +894,7 @@ impl Consumer {
         if self.auto_commit_enabled() && !owned.is_empty() {
             let offsets = self.consumed(None);
             if !offsets.is_empty() {
-                if let Err(e) = self.rt().block_on(group::commit(&self.shared, &offsets)) {
+                if let Err(e) = self.commit_now(&offsets) {
                     tracing::warn!("commit on close failed: {e}");
                 }
             }
@@ -852,6 +930,7 @@ impl Consumer {
                 tracing::debug!("LeaveGroup on close failed: {e}");
             }
         }
+        self.interceptors.close();
         Ok(())
     }
 }
