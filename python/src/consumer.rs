@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple, PyWeakrefReference};
 
-use streamlet::client::consumer::{Consumer as CoreConsumer, ConsumerConfig, ConsumerError, ConsumerRecord, RebalanceListener};
+use streamlet::client::consumer::{
+    Consumer as CoreConsumer, ConsumerConfig, ConsumerError, ConsumerInterceptor, ConsumerRecord, RebalanceListener,
+};
 
 use crate::message::Message;
 use crate::records::{TopicPartition, OFFSET_BEGINNING, OFFSET_END, OFFSET_INVALID};
@@ -75,6 +77,59 @@ impl RebalanceListener for Listener {
     }
 }
 
+/// A Python consumer interceptor; its exceptions are logged and skipped, as in Kafka.
+struct Interceptor {
+    on_consume: Option<Py<PyAny>>,
+    on_commit: Option<Py<PyAny>>,
+    close: Option<Py<PyAny>>,
+}
+
+impl ConsumerInterceptor for Interceptor {
+    fn on_consume(&self, records: Vec<ConsumerRecord>) -> Vec<ConsumerRecord> {
+        let Some(f) = &self.on_consume else { return records };
+        Python::attach(|py| {
+            let out = (|| -> PyResult<Vec<ConsumerRecord>> {
+                let list = PyList::new(py, records.iter().map(|r| Message { record: r.clone() }))?;
+                let back = f.bind(py).call1((list,))?;
+                let mut out = Vec::new();
+                for m in back.try_iter()? {
+                    let m = m?;
+                    let msg = m.cast::<Message>().map_err(|_| errors::arg_err(format!("on_consume must return a list of Message, got {}", m.repr().map(|r| r.to_string()).unwrap_or_default())))?;
+                    out.push(msg.get().record.clone());
+                }
+                Ok(out)
+            })();
+            out.unwrap_or_else(|e| {
+                errors::log_skipped(py, "a consumer interceptor's on_consume", e);
+                records
+            })
+        })
+    }
+
+    fn on_commit(&self, offsets: &Offsets) {
+        let Some(f) = &self.on_commit else { return };
+        Python::attach(|py| {
+            if let Err(e) = offsets_list(py, offsets).and_then(|l| f.bind(py).call1((l,))) {
+                errors::log_skipped(py, "a consumer interceptor's on_commit", e);
+            }
+        });
+    }
+
+    fn close(&self) {
+        let Some(f) = &self.close else { return };
+        Python::attach(|py| {
+            if let Err(e) = f.bind(py).call0() {
+                errors::log_skipped(py, "a consumer interceptor's close", e);
+            }
+        });
+    }
+}
+
+/// Topic names use [a-zA-Z0-9._-] only: escaping every other character is enough to match one literally.
+fn regex_escape(topic: &str) -> String {
+    topic.chars().flat_map(|c| if c.is_ascii_alphanumeric() || c == '_' { vec![c] } else { vec!['\\', c] }).collect()
+}
+
 #[pyclass(module = "streamlet._native", frozen, subclass, weakref)]
 pub struct Consumer {
     inner: CoreConsumer,
@@ -112,6 +167,16 @@ fn parts_arg(obj: &Bound<'_, PyAny>) -> PyResult<Vec<TopicPartition>> {
     .collect()
 }
 
+fn attr(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Option<Py<PyAny>>> {
+    if obj.hasattr(name)? {
+        let a = obj.getattr(name)?;
+        if a.is_callable() {
+            return Ok(Some(a.unbind()));
+        }
+    }
+    Ok(None)
+}
+
 fn core_parts(parts: &[TopicPartition]) -> Vec<CoreTp> {
     parts.iter().map(|t| t.core()).collect()
 }
@@ -122,10 +187,14 @@ impl Consumer {
     #[pyo3(signature = (config, *, interceptors=None, on_commit=None))]
     fn new(py: Python<'_>, config: &Bound<'_, PyDict>, interceptors: Option<&Bound<'_, PyAny>>, on_commit: Option<Py<PyAny>>) -> PyResult<Self> {
         let cfg = ConsumerConfig::from_pairs(&config::pairs(Some(config))?).map_err(errors::config_err)?;
-        if interceptors.is_some_and(|i| !i.is_none() && i.len().map_or(true, |n| n > 0)) {
-            return Err(errors::arg_err("consumer interceptors need a newer streamlet core"));
+        let mut builder = CoreConsumer::builder(cfg);
+        if let Some(list) = interceptors.filter(|i| !i.is_none()) {
+            for obj in list.try_iter()? {
+                let obj = obj?;
+                builder = builder.interceptor(Interceptor { on_consume: attr(&obj, "on_consume")?, on_commit: attr(&obj, "on_commit")?, close: attr(&obj, "close")? });
+            }
         }
-        let inner = py.detach(|| CoreConsumer::new(cfg)).map_err(errors::consumer_err)?;
+        let inner = py.detach(|| builder.build()).map_err(errors::consumer_err)?;
         Ok(Consumer { inner, shared: Arc::default(), on_commit: on_commit.filter(|c| !c.is_none(py)) })
     }
 
@@ -144,8 +213,19 @@ impl Consumer {
             on_lost: keep(on_lost),
             shared: me.shared.clone(),
         };
-        let refs: Vec<&str> = topics.iter().map(|s| s.as_str()).collect();
-        let r = py.detach(|| me.inner.subscribe(&refs, Some(Box::new(listener))));
+        // Names starting with '^' are regular expressions (confluent-kafka's convention); with any of them the
+        // whole list becomes one pattern.
+        let r = if topics.iter().any(|t| t.starts_with('^')) {
+            let alternatives: Vec<String> = topics.iter().map(|t| match t.strip_prefix('^') {
+                Some(re) => format!("(?:{})", re.strip_suffix('$').unwrap_or(re)),
+                None => regex_escape(t),
+            }).collect();
+            let pattern = alternatives.join("|");
+            py.detach(|| me.inner.subscribe_pattern(&pattern, Some(Box::new(listener))))
+        } else {
+            let refs: Vec<&str> = topics.iter().map(|s| s.as_str()).collect();
+            py.detach(|| me.inner.subscribe(&refs, Some(Box::new(listener))))
+        };
         me.finish(py, r)
     }
 

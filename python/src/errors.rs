@@ -69,8 +69,7 @@ pub fn from_consumer(e: &ConsumerError) -> Raised {
         ConsumerError::Fatal(_) => Raised { fatal: true, ..local(-150, "_FATAL", e.to_string(), false) },
         ConsumerError::IllegalState(_) => local(-172, "_STATE", e.to_string(), false),
         ConsumerError::Wakeup => local(-163, "_INTR", e.to_string(), false),
-        #[allow(unreachable_patterns)]
-        other => local(-186, "_INVALID_ARG", other.to_string(), false),
+        ConsumerError::InvalidArgument(_) => local(-186, "_INVALID_ARG", e.to_string(), false),
     }
 }
 

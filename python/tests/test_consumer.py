@@ -235,3 +235,67 @@ def test_topic_partition_value_semantics():
     assert hash(a) == hash(TopicPartition("t", 1, 5))
     assert sorted([TopicPartition("t", 2), TopicPartition("t", 1)])[0].partition == 1
     assert TopicPartition("t").offset == OFFSET_INVALID and repr(TopicPartition("t", 1)) == 'TopicPartition("t", 1)'
+
+
+class Upper:
+    def __init__(self):
+        self.commits = []
+        self.closed = 0
+        self.threads = set()
+
+    def on_consume(self, messages):
+        self.threads.add(threading.get_ident())
+        return [m for m in messages if m.value != b"drop"]
+
+    def on_commit(self, offsets):
+        self.commits.append(offsets)
+
+    def close(self):
+        self.closed += 1
+
+
+class Faulty:
+    def on_consume(self, messages):
+        raise RuntimeError("faulty on_consume")
+
+    def on_commit(self, offsets):
+        raise RuntimeError("faulty on_commit")
+
+
+def test_consumer_interceptors(bootstrap, topic, unique, caplog):
+    with streamlet.Producer({"bootstrap.servers": bootstrap}) as p:
+        for v in (b"a", b"drop", b"b"):
+            p.send(topic, v)
+    ic = Upper()
+    cfg = consumer_config(bootstrap, unique("g"), enable_auto_commit=False)
+    with caplog.at_level("ERROR", logger="streamlet"):
+        with streamlet.Consumer(cfg, interceptors=[Faulty(), ic]) as c:
+            c.subscribe([topic])
+            got = []
+            wait_for(lambda: len(got) >= 2, "two messages", step=lambda: got.extend(c.consume(3, 0.2)))
+            assert [m.value for m in got] == [b"a", b"b"]
+            c.commit()
+            assert ic.commits == [[TopicPartition(topic, 0, 3)]]
+            assert ic.threads == {threading.get_ident()}
+    assert ic.closed == 1
+    assert any("on_consume raised; skipped" in r.message for r in caplog.records)
+    assert any("on_commit raised; skipped" in r.message for r in caplog.records)
+
+
+def test_pattern_subscription(bootstrap, admin, unique):
+    base = unique("pat")
+    admin.create_topics([f"{base}-a", f"{base}-b", f"{base}x"])
+    produce(bootstrap, f"{base}-a", 1)
+    produce(bootstrap, f"{base}-b", 1)
+    produce(bootstrap, f"{base}x", 1)
+    with streamlet.Consumer(consumer_config(bootstrap, unique("g"))) as c:
+        c.subscribe([f"^{base}-.*"])
+        got = drain(c, 2)
+        assert sorted(m.topic for m in got) == [f"{base}-a", f"{base}-b"]
+        assert c.poll(0.3) is None
+    with streamlet.Consumer(consumer_config(bootstrap, unique("g"))) as c:
+        c.subscribe([f"^{base}-a$", f"{base}x"])
+        assert sorted(m.topic for m in drain(c, 2)) == [f"{base}-a", f"{base}x"]
+    with streamlet.Consumer(consumer_config(bootstrap, unique("g"))) as c:
+        with pytest.raises(streamlet.InvalidArgumentError, match="pattern"):
+            c.subscribe(["^(unclosed"])
