@@ -14,6 +14,7 @@ cargo test --workspace --locked
 
 section "Rust examples (each against an embedded broker)"
 examples/rust/run-all.sh
+python/test.sh
 
 section "Interop: third-party clients against a Streamlet broker"
 STREAMLET_BIN="$PWD/target/debug/streamlet" tests/interop/run.sh
