@@ -290,9 +290,12 @@ impl Producer {
             }
         }
         let rec = Appended { key: record.key.as_deref(), value: record.value.as_deref(), headers: &record.headers };
-        acc.append((record.topic.clone(), partition), rec, pending, cfg.batch_size, cfg.compression);
+        let wake = acc.append((record.topic.clone(), partition), rec, pending, cfg.batch_size, cfg.compression);
         drop(acc);
-        self.shared.wake.notify_one();
+        // Waking the sender for every record costs a syscall and a context switch per send (see accumulator).
+        if wake {
+            self.shared.wake.notify_one();
+        }
         fut
     }
 
