@@ -21,8 +21,6 @@ pub type Callback = Box<dyn FnOnce(DeliveryResult) + Send>;
 struct CompletionState {
     result: Option<DeliveryResult>,
     wakers: Vec<Waker>,
-    /// Threads blocked in `wait`/`wait_timeout`: without any, `set` skips the condvar (a futex syscall).
-    waiters: usize,
 }
 
 #[derive(Default)]
@@ -33,17 +31,15 @@ pub(crate) struct Completion {
 
 impl Completion {
     fn set(&self, r: DeliveryResult) {
-        let (wakers, waiters) = {
+        let wakers = {
             let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
             if s.result.is_some() {
                 return;
             }
             s.result = Some(r);
-            (std::mem::take(&mut s.wakers), s.waiters)
+            std::mem::take(&mut s.wakers)
         };
-        if waiters > 0 {
-            self.cv.notify_all();
-        }
+        self.cv.notify_all();
         for w in wakers {
             w.wake();
         }
@@ -65,9 +61,7 @@ impl DeliveryFuture {
             if let Some(r) = &s.result {
                 return r.clone();
             }
-            s.waiters += 1;
             s = self.inner.cv.wait(s).unwrap_or_else(|e| e.into_inner());
-            s.waiters -= 1;
         }
     }
 
@@ -80,9 +74,7 @@ impl DeliveryFuture {
                 return Some(r.clone());
             }
             let left = deadline.checked_duration_since(Instant::now())?;
-            s.waiters += 1;
             s = self.inner.cv.wait_timeout(s, left).unwrap_or_else(|e| e.into_inner()).0;
-            s.waiters -= 1;
         }
     }
 
@@ -119,8 +111,6 @@ pub(crate) struct HostState {
     pub reports: VecDeque<Report>,
     /// Ids of records accepted by `send` and not yet done.
     pub outstanding: BTreeSet<u64>,
-    /// Threads blocked on `Host::cv` (poll, flush, close): without any, completions skip the notify syscall.
-    pub waiters: usize,
 }
 
 /// The caller-facing side: the report queue and the set of outstanding records (`flush` waits on it).
@@ -172,17 +162,14 @@ impl Pending {
         self.done = true;
         self.completion.set(result.clone());
         let callback = self.callback.take();
-        let waiters = {
+        {
             let mut s = self.host.lock();
             if callback.is_some() || self.host.report_all {
                 s.reports.push_back(Report { result, callback });
             }
             s.outstanding.remove(&self.id);
-            s.waiters
-        };
-        if waiters > 0 {
-            self.host.cv.notify_all();
         }
+        self.host.cv.notify_all();
     }
 }
 

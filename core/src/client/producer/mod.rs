@@ -361,9 +361,7 @@ impl Producer {
             let mut s = host.lock();
             while s.reports.is_empty() {
                 let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else { break };
-                s.waiters += 1;
                 s = host.cv.wait_timeout(s, left).unwrap_or_else(|e| e.into_inner()).0;
-                s.waiters -= 1;
             }
             s.reports.drain(..).collect()
         };
@@ -408,9 +406,7 @@ impl Producer {
                         return Ok(());
                     }
                     let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else { return Err(()) };
-                    s.waiters += 1;
                     s = host.cv.wait_timeout(s, left).unwrap_or_else(|e| e.into_inner()).0;
-                    s.waiters -= 1;
                 }
             };
             for r in reports {
