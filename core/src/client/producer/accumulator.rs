@@ -79,9 +79,8 @@ pub(crate) struct Appended<'a> {
 }
 
 impl Accumulator {
-    /// Appends to the partition's open batch, or opens a new one when it is full or sealed. Returns true when
-    /// the sender has something new to act on: a batch was opened (its linger timer starts) or became full.
-    /// Appends to an open batch the sender already knows about need no wake-up.
+    /// Appends to the partition's open batch, or opens a new one when it is full or sealed. Returns true when a
+    /// batch became full (worth waking the sender for).
     pub fn append(&mut self, tp: Tp, rec: Appended<'_>, pending: Pending, batch_size: usize, compression: Compression) -> bool {
         let size = pending.size;
         let q = self.parts.entry(tp.clone()).or_default();
@@ -94,7 +93,7 @@ impl Accumulator {
         b.memory += size;
         b.records.push(pending);
         self.used += size;
-        !fits || b.builder.estimated_size() >= batch_size
+        b.builder.estimated_size() >= batch_size || q.batches.len() > 1
     }
 
     pub fn is_empty(&self) -> bool {

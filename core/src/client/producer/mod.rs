@@ -290,12 +290,9 @@ impl Producer {
             }
         }
         let rec = Appended { key: record.key.as_deref(), value: record.value.as_deref(), headers: &record.headers };
-        let wake = acc.append((record.topic.clone(), partition), rec, pending, cfg.batch_size, cfg.compression);
+        acc.append((record.topic.clone(), partition), rec, pending, cfg.batch_size, cfg.compression);
         drop(acc);
-        // Waking the sender for every record costs a syscall and a context switch per send (see accumulator).
-        if wake {
-            self.shared.wake.notify_one();
-        }
+        self.shared.wake.notify_one();
         fut
     }
 
