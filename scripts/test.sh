@@ -16,5 +16,8 @@ section "Rust examples (each against an embedded broker)"
 examples/rust/run-all.sh
 python/test.sh
 
+section "C ABI: header, examples, C tests, valgrind, ASan, C++, pkg-config, CMake"
+capi/test.sh
+
 section "Interop: third-party clients against a Streamlet broker"
 STREAMLET_BIN="$PWD/target/debug/streamlet" tests/interop/run.sh

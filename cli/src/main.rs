@@ -1,6 +1,13 @@
 //! `streamlet`: the broker and the everyday Kafka tools.
 
 mod broker_cmd;
+mod common;
+mod console_consumer;
+mod console_producer;
+mod consumer_groups;
+mod dump_log;
+mod perf;
+mod topics_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -15,18 +22,38 @@ struct Cli {
 enum Command {
     /// Run a broker that speaks the Kafka protocol.
     Broker(broker_cmd::BrokerArgs),
+    /// Create, list, describe, grow and delete topics (like kafka-topics.sh).
+    Topics(topics_cmd::TopicsArgs),
+    /// Send stdin lines as records (like kafka-console-producer.sh).
+    ConsoleProducer(console_producer::ProducerArgs),
+    /// Print records to stdout (like kafka-console-consumer.sh).
+    ConsoleConsumer(console_consumer::ConsumerArgs),
+    /// List, describe, reset the offsets of and delete consumer groups (like kafka-consumer-groups.sh).
+    ConsumerGroups(consumer_groups::GroupsArgs),
+    /// Producer and consumer throughput and latency tests (like kafka-*-perf-test.sh).
+    Perf(perf::PerfArgs),
+    /// Print the batches of .log segments and the entries of .index/.timeindex files (like kafka-dump-log.sh).
+    DumpLog(dump_log::DumpLogArgs),
 }
 
 fn main() {
+    let cli = Cli::parse();
+    // The tools keep stderr for their own messages: only the client's warnings unless STREAMLET_LOG says more.
+    let default_level = if matches!(cli.command, Command::Broker(_)) { "info" } else { "warn" };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("STREAMLET_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            tracing_subscriber::EnvFilter::try_from_env("STREAMLET_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .init();
-    let cli = Cli::parse();
     let code = match cli.command {
         Command::Broker(args) => broker_cmd::run(args),
+        Command::Topics(args) => topics_cmd::run(args),
+        Command::ConsoleProducer(args) => console_producer::run(args),
+        Command::ConsoleConsumer(args) => console_consumer::run(args),
+        Command::ConsumerGroups(args) => consumer_groups::run(args),
+        Command::Perf(args) => perf::run(args),
+        Command::DumpLog(args) => dump_log::run(args),
     };
     std::process::exit(code);
 }

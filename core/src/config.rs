@@ -477,3 +477,10 @@ mod tests {
         assert_eq!(effective_topic_config(&b, &Props::new(), "segment.bytes"), ("1073741824".into(), true));
     }
 }
+
+impl BrokerConfig {
+    /// Whether `key` is a broker property this configuration reads (bindings use it to refuse unknown keys early).
+    pub fn is_known_key(key: &str) -> bool {
+        KNOWN_BROKER_KEYS.contains(&key)
+    }
+}

@@ -328,4 +328,32 @@ fn alter_configs_take_effect_on_live_partitions_and_survive_restart() {
     let described = admin(&broker).describe_configs("cfg").unwrap();
     assert_eq!(described["segment.ms"], ("60000".to_string(), false));
     assert!(described["retention.ms"].1 && described["cleanup.policy"].1, "{described:?}");
+    broker.shutdown();
+}
+
+#[test]
+fn alter_group_offsets_only_while_the_group_is_empty() {
+    let broker = broker();
+    let a = admin(&broker);
+    assert!(a.create_topics(&[NewTopic::new("alt", 2, 1)], false).unwrap()[0].1.is_ok());
+    let mut w = Wire::connect(&broker);
+    assert_eq!(w.produce(9, -1, "alt", 0, batch(5, Compression::None)).error_code, 0);
+
+    // No group yet: the commit creates it, as Kafka's alterConsumerGroupOffsets does.
+    let r = a.alter_group_offsets("resettable", &[("alt", 0, 3), ("alt", 1, 0)]).unwrap();
+    assert_eq!(r.len(), 2);
+    assert!(r.iter().all(|(_, r)| r.is_ok()), "{r:?}");
+    assert_eq!(a.list_group_offsets("resettable").unwrap(), BTreeMap::from([(("alt".to_string(), 0), 3), (("alt".to_string(), 1), 0)]));
+    let r = a.alter_group_offsets("resettable", &[("alt", 0, 1)]).unwrap();
+    assert!(r[0].1.is_ok(), "{r:?}");
+    assert_eq!(a.list_group_offsets("resettable").unwrap()[&("alt".to_string(), 0)], 1);
+
+    // A group with a member (here waiting for its SyncGroup) refuses commits from outside its generation.
+    let first = join(&mut w, "busy", "");
+    let joined = join(&mut w, "busy", &first.member_id.to_string());
+    assert_eq!(joined.error_code, 0);
+    let r = a.alter_group_offsets("busy", &[("alt", 0, 0)]).unwrap();
+    assert!(matches!(code(&r[0].1), E::RebalanceInProgress | E::UnknownMemberId), "{r:?}");
+    assert!(a.list_group_offsets("busy").unwrap().is_empty());
+    broker.shutdown();
 }

@@ -9,7 +9,9 @@ every record it reads, and takes `commit` / `close` on stdin; a SIGKILL stands f
   - takeover: one member leaves (close) or is SIGKILLed, the other gets all 6 partitions within the session
     timeout (plus slack) and reads what is produced next;
   - committed offsets survive a consumer restart and a broker restart (SIGKILL, same port and data dir);
-  - two groups each read every record; kcat -G; a Java + confluent-kafka mixed group;
+  - two groups each read every record; kcat -G; mixed groups (Java + confluent-kafka, Streamlet + Java,
+    Streamlet + confluent-kafka); Streamlet's own Rust consumer (core/examples/interop_group_member.rs) is a
+    client like the others;
   - (streamlet) time for 50 consumers on a 100-partition topic to reach a stable assignment.
 """
 from __future__ import annotations
@@ -43,7 +45,10 @@ ASSIGNORS = {
     "aiokafka": ["range", "roundrobin"],            # aiokafka 0.14 has no cooperative protocol
     "kafkajs": ["roundrobin"],                      # kafkajs 2.2.4 ships only the round-robin assigner
     "java": ["range", "roundrobin", "cooperative-sticky"],
+    "streamlet": ["range", "roundrobin", "cooperative-sticky"],   # Streamlet's own Rust consumer
 }
+STREAMLET_MEMBER = os.environ.get("STREAMLET_MEMBER_BIN",
+                                  str(HERE.parent.parent / "target" / "debug" / "examples" / "interop_group_member"))
 GROUP_CLIENTS = list(ASSIGNORS)
 
 
@@ -60,6 +65,8 @@ class Member:
         if client == "kafkajs":
             cmd = [shutil.which("node") or "node", str(HERE / "node" / "groups.js"), bootstrap, topic, group,
                    assignor, str(session_ms)]
+        elif client == "streamlet":
+            cmd = [STREAMLET_MEMBER, bootstrap, topic, group, assignor, str(session_ms)]
         elif client == "java":
             cmd = [shutil.which("java") or "java", "-Xmx128m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
                    f"-Dlog4j.configuration=file:{HERE / 'java' / 'log4j-client.properties'}",
@@ -423,20 +430,24 @@ def test_kcat_balanced_consumer(broker, topic_name):
         f"second kcat -G run read {len(vals2)} records, expected the 12 new ones: {vals2[:20]}\n{err2[-2000:]}"
 
 
+MIXED = [("java", "confluent-kafka"), ("streamlet", "java"), ("streamlet", "confluent-kafka")]
+
+
+@pytest.mark.parametrize("first,second", MIXED)
 @pytest.mark.parametrize("assignor", ["range", "cooperative-sticky"])
-def test_mixed_java_and_confluent_group(broker, members, topic_name, assignor):
+def test_mixed_group(broker, members, topic_name, assignor, first, second):
     b = broker
     topic = new_topic(b.bootstrap, topic_name)
     g = group_id("mixed")
-    mj = members("java", b.bootstrap, topic, g, assignor, name="java")
-    wait(lambda: mj.parts == list(range(PARTITIONS)), STABLE_TIMEOUT, "java to own all partitions", [mj])
-    mc = members("confluent-kafka", b.bootstrap, topic, g, assignor, name="confluent-kafka")
-    split = wait_split([mj, mc])
+    m1 = members(first, b.bootstrap, topic, g, assignor, name=first)
+    wait(lambda: m1.parts == list(range(PARTITIONS)), STABLE_TIMEOUT, f"{first} to own all partitions", [m1])
+    m2 = members(second, b.bootstrap, topic, g, assignor, name=second)
+    split = wait_split([m1, m2])
     assert sorted(len(s) for s in split) == [3, 3], f"unbalanced split {split}"
     if assignor == "range":
         assert sorted(split) == [[0, 1, 2], [3, 4, 5]], f"range split {split}"
     values, _ = produce(b.bootstrap, topic, "mixed")
-    assert_once(wait_values([mj, mc], values), values, "mixed group")
+    assert_once(wait_values([m1, m2], values), values, "mixed group")
 
 
 # ------------------------------------------------------------------------------------------------------

@@ -89,6 +89,20 @@ async fn write_loop(wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Slot>, peer: Sock
                     break;
                 }
             }
+            Outcome::RespondParts(parts) => {
+                // Large parts bypass the buffer (BufWriter writes them straight to the socket).
+                let mut failed = None;
+                for part in parts {
+                    if let Err(e) = wr.write_all(&part).await {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+                if let Some(e) = failed {
+                    tracing::debug!(%peer, "write failed: {e}");
+                    break;
+                }
+            }
             Outcome::NoResponse => {}
             Outcome::Close(reason) => {
                 tracing::warn!(%peer, "closing connection: {reason}");

@@ -762,6 +762,65 @@ impl Admin {
         })
     }
 
+    // ---------------------------------------------------------------- group offsets (alter)
+
+    /// Sets committed offsets of `group` as Kafka's `alterConsumerGroupOffsets` does: an OffsetCommit outside
+    /// any generation, which the coordinator accepts only while the group has no members (UNKNOWN_MEMBER_ID
+    /// otherwise). One result per requested partition, in the order asked.
+    pub fn alter_group_offsets(&self, group: &str, offsets: &[(&str, i32, i64)]) -> Result<PerPartition<()>, ClientError> {
+        let mut topics: BTreeMap<&str, Vec<offset_commit_request::OffsetCommitRequestPartition>> = BTreeMap::new();
+        for (t, p, o) in offsets {
+            topics.entry(t).or_default().push(
+                offset_commit_request::OffsetCommitRequestPartition::default()
+                    .with_partition_index(*p)
+                    .with_committed_offset(*o)
+                    .with_committed_leader_epoch(-1)
+                    .with_committed_metadata(Some(s(""))),
+            );
+        }
+        let req = OffsetCommitRequest::default()
+            .with_group_id(GroupId(s(group)))
+            .with_generation_id_or_member_epoch(-1)
+            .with_member_id(s(""))
+            .with_retention_time_ms(-1)
+            .with_topics(topics.into_iter().map(|(t, ps)| offset_commit_request::OffsetCommitRequestTopic::default().with_name(tn(t)).with_partitions(ps)).collect());
+        self.run(async {
+            let resp = self
+                .with_coordinator(group, |conn| {
+                    let req = &req;
+                    async move {
+                        let (resp, _): (OffsetCommitResponse, i16) = conn.send(ApiKey::OffsetCommit, req).await?;
+                        // A coordinator that moved or is loading answers so for every partition: ask again.
+                        let first = resp.topics.first().and_then(|t| t.partitions.first()).map(|p| p.error_code).unwrap_or(0);
+                        if let Err(e) = kafka_err(first, None) {
+                            if coordinator_transient(&e) {
+                                return Err(e);
+                            }
+                        }
+                        Ok(resp)
+                    }
+                })
+                .await?;
+            Ok(offsets
+                .iter()
+                .map(|(t, p, _)| {
+                    let code = resp
+                        .topics
+                        .iter()
+                        .filter(|rt| rt.name.as_str() == *t)
+                        .flat_map(|rt| rt.partitions.iter())
+                        .find(|rp| rp.partition_index == *p)
+                        .map(|rp| rp.error_code);
+                    let r = match code {
+                        Some(c) => kafka_err(c, None),
+                        None => Err(ClientError::Protocol { addr: String::new(), reason: format!("OffsetCommit did not answer for {t}-{p}") }),
+                    };
+                    ((t.to_string(), *p), r)
+                })
+                .collect())
+        })
+    }
+
     /// Closes the connections and stops the runtime (also done on drop).
     pub fn close(&mut self) {
         if let Some(rt) = self.runtime.take() {
@@ -773,5 +832,12 @@ impl Admin {
 impl Drop for Admin {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+impl AdminConfig {
+    /// Whether `key` is a admin property this configuration reads (bindings use it to refuse unknown keys early).
+    pub fn is_known_key(key: &str) -> bool {
+        KNOWN_KEYS.contains(&key)
     }
 }

@@ -30,6 +30,8 @@ pub struct TopicInfo {
     pub error: i16,
     pub is_internal: bool,
     pub partitions: Vec<PartitionInfo>,
+    /// The partitions that have a leader (computed once per refresh: the producer needs it for every record).
+    pub available: Vec<i32>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -149,7 +151,8 @@ impl Cluster {
                 })
                 .collect();
             partitions.sort_by_key(|p| p.partition);
-            next.topics.insert(name.clone(), TopicInfo { name, id: t.topic_id, error: t.error_code, is_internal: t.is_internal, partitions });
+            let available = partitions.iter().filter(|p| p.leader >= 0).map(|p| p.partition).collect();
+            next.topics.insert(name.clone(), TopicInfo { name, id: t.topic_id, error: t.error_code, is_internal: t.is_internal, partitions, available });
         }
         let next = Arc::new(next);
         *self.meta.write().unwrap_or_else(|e| e.into_inner()) = next.clone();

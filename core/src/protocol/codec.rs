@@ -84,9 +84,11 @@ pub fn encode_with_header_version<R: Encodable>(
     version: i16,
     body: &R,
 ) -> anyhow::Result<Bytes> {
-    let mut buf = BytesMut::with_capacity(256);
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    // Sized up front: growing the buffer while encoding a large response would copy it several times.
+    let mut buf = BytesMut::with_capacity(4 + header.compute_size(header_version)? + body.compute_size(version)?);
     buf.put_i32(0);
-    ResponseHeader::default().with_correlation_id(correlation_id).encode(&mut buf, header_version)?;
+    header.encode(&mut buf, header_version)?;
     body.encode(&mut buf, version)?;
     let len = (buf.len() - 4) as i32;
     buf[..4].copy_from_slice(&len.to_be_bytes());

@@ -3,6 +3,7 @@
 
 pub mod alloc_guard;
 pub mod codec;
+pub mod fetch_encode;
 pub mod frame;
 pub mod versions;
 

@@ -21,7 +21,7 @@ pub use header::{
     BatchHeader, TimestampType, ATTR_CONTROL, ATTR_DELETE_HORIZON, ATTR_TIMESTAMP_TYPE, ATTR_TRANSACTIONAL, CRC_OFFSET,
     HEADER_SIZE, LOG_OVERHEAD, NO_PRODUCER_ID, NO_SEQUENCE,
 };
-pub use validate::{batch_crc, set_log_append_time, stamp_batch, validate_batch, validate_produce_batches};
+pub use validate::{batch_crc, set_log_append_time, set_producer_fields, stamp_batch, validate_batch, validate_produce_batches};
 
 #[cfg(test)]
 mod tests;

@@ -74,6 +74,17 @@ pub fn stamp_batch(batch: &mut [u8], base_offset: i64, leader_epoch: i32) {
         .copy_from_slice(&leader_epoch.to_be_bytes());
 }
 
+/// Rewrites the producer id, epoch and base sequence of one whole batch (a producer re-sending it under a new
+/// epoch) and recomputes the CRC, which covers them.
+pub fn set_producer_fields(batch: &mut [u8], producer_id: i64, producer_epoch: i16, base_sequence: i32) {
+    const PRODUCER_ID_OFFSET: usize = 43;
+    batch[PRODUCER_ID_OFFSET..PRODUCER_ID_OFFSET + 8].copy_from_slice(&producer_id.to_be_bytes());
+    batch[PRODUCER_ID_OFFSET + 8..PRODUCER_ID_OFFSET + 10].copy_from_slice(&producer_epoch.to_be_bytes());
+    batch[PRODUCER_ID_OFFSET + 10..PRODUCER_ID_OFFSET + 14].copy_from_slice(&base_sequence.to_be_bytes());
+    let crc = batch_crc(batch);
+    batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
 /// Switches a batch to LogAppendTime (`message.timestamp.type=LogAppendTime`): sets the timestamp-type bit and
 /// maxTimestamp, which readers then use for every record. Both are CRC-covered, so the CRC is recomputed.
 /// `batch` must hold exactly one whole batch.

@@ -6,6 +6,12 @@ pub fn put_varint(out: &mut Vec<u8>, v: i32) {
     put_varlong(out, v as i64)
 }
 
+/// Encoded size of a zigzag varlong.
+pub fn varlong_len(v: i64) -> usize {
+    let z = ((v << 1) ^ (v >> 63)) as u64;
+    (64 - (z | 1).leading_zeros() as usize).div_ceil(7)
+}
+
 pub fn put_varlong(out: &mut Vec<u8>, v: i64) {
     let mut z = ((v << 1) ^ (v >> 63)) as u64;
     while z >= 0x80 {

@@ -14,6 +14,7 @@ mod cleaner;
 mod config;
 mod error;
 mod flush;
+mod index_file;
 mod log;
 mod manager;
 mod mmap_index;
@@ -36,6 +37,7 @@ pub use checkpoint::{read_offset_checkpoint, write_atomic, write_offset_checkpoi
 pub use config::{CleanupPolicy, LogConfig};
 pub use error::{AppendError, ReadError};
 pub use flush::FlushHandle;
+pub use index_file::{read_offset_index, read_time_index, segment_base_offset};
 pub use log::PartitionLog;
 pub use manager::LogManager;
 pub use producer_state::{BatchMetadata, ProducerStateManager};

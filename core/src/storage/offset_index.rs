@@ -19,10 +19,7 @@ impl OffsetIndex {
     }
 
     fn get(&self, i: usize) -> (i64, u64) {
-        let e = self.idx.entry(i);
-        let rel = u32::from_be_bytes(e[0..4].try_into().unwrap());
-        let pos = u32::from_be_bytes(e[4..8].try_into().unwrap());
-        (self.base_offset + rel as i64, pos as u64)
+        decode_entry(self.idx.entry(i), self.base_offset)
     }
 
     pub fn append(&mut self, offset: i64, position: u64) -> bool {
@@ -89,3 +86,12 @@ impl OffsetIndex {
         self.idx.path()
     }
 }
+
+/// One `.index` entry: (absolute offset, file position).
+pub(crate) fn decode_entry(e: &[u8], base_offset: i64) -> (i64, u64) {
+    let rel = u32::from_be_bytes(e[0..4].try_into().unwrap());
+    let pos = u32::from_be_bytes(e[4..8].try_into().unwrap());
+    (base_offset + rel as i64, pos as u64)
+}
+
+pub(crate) const ENTRY_SIZE: usize = ENTRY;

@@ -19,10 +19,7 @@ impl TimeIndex {
     }
 
     fn get(&self, i: usize) -> (i64, i64) {
-        let e = self.idx.entry(i);
-        let ts = i64::from_be_bytes(e[0..8].try_into().unwrap());
-        let rel = u32::from_be_bytes(e[8..12].try_into().unwrap());
-        (ts, self.base_offset + rel as i64)
+        decode_entry(self.idx.entry(i), self.base_offset)
     }
 
     pub fn last_entry(&self) -> Option<(i64, i64)> {
@@ -97,3 +94,12 @@ impl TimeIndex {
         self.idx.path()
     }
 }
+
+/// One `.timeindex` entry: (timestamp, absolute offset).
+pub(crate) fn decode_entry(e: &[u8], base_offset: i64) -> (i64, i64) {
+    let ts = i64::from_be_bytes(e[0..8].try_into().unwrap());
+    let rel = u32::from_be_bytes(e[8..12].try_into().unwrap());
+    (ts, base_offset + rel as i64)
+}
+
+pub(crate) const ENTRY_SIZE: usize = ENTRY;

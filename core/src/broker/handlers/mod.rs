@@ -41,6 +41,8 @@ pub use api_versions::unsupported_version_answer;
 /// What the connection does after a request.
 pub enum Outcome {
     Respond(Bytes),
+    /// A response frame in parts, written in order (Fetch: the records are the buffers read from the log).
+    RespondParts(Vec<Bytes>),
     /// Answered later (acks=all waiting for fsync); the connection goes on reading and answers in order.
     Deferred(std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>>),
     /// acks=0 produce: nothing is sent back.
@@ -77,7 +79,10 @@ pub async fn dispatch(state: &Arc<BrokerState>, req: Request, peer: std::net::So
         }
         RequestKind::Fetch(r) => {
             let resp = fetch::handle(state, v, r, shutdown).await;
-            respond(&req, &resp)
+            match crate::protocol::fetch_encode::encode_fetch_response(req.correlation_id, v, resp) {
+                Ok(parts) => Outcome::RespondParts(parts),
+                Err(e) => Outcome::Close(format!("cannot encode Fetch v{v} response: {e}")),
+            }
         }
         RequestKind::ListOffsets(r) => respond(&req, &list_offsets::handle(state, v, r)),
         RequestKind::CreateTopics(r) => respond(&req, &create_topics::handle(state, v, r)),

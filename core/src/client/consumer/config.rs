@@ -257,3 +257,10 @@ mod tests {
         assert!(cfg(&[("some.unknown.key", "1")]).is_ok());
     }
 }
+
+impl ConsumerConfig {
+    /// Whether `key` is a consumer property this configuration reads (bindings use it to refuse unknown keys early).
+    pub fn is_known_key(key: &str) -> bool {
+        KNOWN_KEYS.contains(&key)
+    }
+}

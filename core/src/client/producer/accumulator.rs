@@ -32,10 +32,10 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    fn new(tp: Tp, compression: Compression) -> Batch {
+    fn new(tp: Tp, compression: Compression, batch_size: usize) -> Batch {
         Batch {
             tp,
-            builder: BatchBuilder::new(compression),
+            builder: BatchBuilder::with_capacity(compression, batch_size),
             records: Vec::new(),
             created: Instant::now(),
             memory: 0,
@@ -80,20 +80,20 @@ pub(crate) struct Appended<'a> {
 
 impl Accumulator {
     /// Appends to the partition's open batch, or opens a new one when it is full or sealed. Returns true when a
-    /// batch became full (worth waking the sender for).
+    /// batch was opened or became full (worth waking the sender for).
     pub fn append(&mut self, tp: Tp, rec: Appended<'_>, pending: Pending, batch_size: usize, compression: Compression) -> bool {
         let size = pending.size;
         let q = self.parts.entry(tp.clone()).or_default();
         let fits = q.batches.back().is_some_and(|b| !b.sealed && (b.records.is_empty() || b.builder.estimated_size() + size <= batch_size));
         if !fits {
-            q.batches.push_back(Batch::new(tp, compression));
+            q.batches.push_back(Batch::new(tp, compression, batch_size.max(size + 128)));
         }
         let b = q.batches.back_mut().expect("a batch was just ensured");
         b.builder.append(pending.timestamp, rec.key, rec.value, rec.headers);
         b.memory += size;
         b.records.push(pending);
         self.used += size;
-        b.builder.estimated_size() >= batch_size || q.batches.len() > 1
+        !fits || b.builder.estimated_size() >= batch_size
     }
 
     pub fn is_empty(&self) -> bool {

@@ -226,3 +226,10 @@ mod tests {
         assert_eq!(c.delivery_timeout, Duration::from_millis(200_005));
     }
 }
+
+impl ProducerConfig {
+    /// Whether `key` is a producer property this configuration reads (bindings use it to refuse unknown keys early).
+    pub fn is_known_key(key: &str) -> bool {
+        KNOWN_KEYS.contains(&key)
+    }
+}

@@ -21,6 +21,8 @@ pub type Callback = Box<dyn FnOnce(DeliveryResult) + Send>;
 struct CompletionState {
     result: Option<DeliveryResult>,
     wakers: Vec<Waker>,
+    /// Threads blocked in `wait`/`wait_timeout`: only then is the condvar signalled (a syscall per record).
+    blocked: usize,
 }
 
 #[derive(Default)]
@@ -31,15 +33,17 @@ pub(crate) struct Completion {
 
 impl Completion {
     fn set(&self, r: DeliveryResult) {
-        let wakers = {
+        let (wakers, blocked) = {
             let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
             if s.result.is_some() {
                 return;
             }
             s.result = Some(r);
-            std::mem::take(&mut s.wakers)
+            (std::mem::take(&mut s.wakers), s.blocked)
         };
-        self.cv.notify_all();
+        if blocked > 0 {
+            self.cv.notify_all();
+        }
         for w in wakers {
             w.wake();
         }
@@ -61,7 +65,9 @@ impl DeliveryFuture {
             if let Some(r) = &s.result {
                 return r.clone();
             }
+            s.blocked += 1;
             s = self.inner.cv.wait(s).unwrap_or_else(|e| e.into_inner());
+            s.blocked -= 1;
         }
     }
 
@@ -74,7 +80,9 @@ impl DeliveryFuture {
                 return Some(r.clone());
             }
             let left = deadline.checked_duration_since(Instant::now())?;
+            s.blocked += 1;
             s = self.inner.cv.wait_timeout(s, left).unwrap_or_else(|e| e.into_inner()).0;
+            s.blocked -= 1;
         }
     }
 
@@ -111,6 +119,8 @@ pub(crate) struct HostState {
     pub reports: VecDeque<Report>,
     /// Ids of records accepted by `send` and not yet done.
     pub outstanding: BTreeSet<u64>,
+    /// Threads blocked in `poll`/`flush` on `Host::cv`: completions signal it only when there are some.
+    pub blocked: usize,
 }
 
 /// The caller-facing side: the report queue and the set of outstanding records (`flush` waits on it).
@@ -162,14 +172,17 @@ impl Pending {
         self.done = true;
         self.completion.set(result.clone());
         let callback = self.callback.take();
-        {
+        let blocked = {
             let mut s = self.host.lock();
             if callback.is_some() || self.host.report_all {
                 s.reports.push_back(Report { result, callback });
             }
             s.outstanding.remove(&self.id);
+            s.blocked
+        };
+        if blocked > 0 {
+            self.host.cv.notify_all();
         }
-        self.host.cv.notify_all();
     }
 }
 

@@ -123,7 +123,9 @@ impl Shared {
 
     pub fn release_memory(&self, acc: &mut Accumulator, bytes: usize) {
         acc.used = acc.used.saturating_sub(bytes);
-        self.memory_cv.notify_all();
+        if acc.memory_waiters > 0 {
+            self.memory_cv.notify_all();
+        }
     }
 }
 
@@ -240,6 +242,7 @@ impl Producer {
 
     fn send_inner(&self, record: ProducerRecord, callback: Option<Callback>) -> DeliveryFuture {
         let start = Instant::now();
+        let deadline = start + self.shared.config.max_block;
         let cfg = &self.shared.config;
         let record = if self.interceptors.is_empty() { record } else { self.interceptors.on_send(record) };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -259,7 +262,6 @@ impl Producer {
             }));
             return fut;
         }
-        let deadline = start + cfg.max_block;
         let partition = match self.choose_partition(&record, deadline) {
             Ok(p) => p,
             Err(e) => {
@@ -290,9 +292,13 @@ impl Producer {
             }
         }
         let rec = Appended { key: record.key.as_deref(), value: record.value.as_deref(), headers: &record.headers };
-        acc.append((record.topic.clone(), partition), rec, pending, cfg.batch_size, cfg.compression);
+        let wake = acc.append((record.topic.clone(), partition), rec, pending, cfg.batch_size, cfg.compression);
         drop(acc);
-        self.shared.wake.notify_one();
+        // Like Java's producer, the sender is woken for a new or a full batch only: it already knows when the
+        // open batches' linger.ms runs out, and a wake-up per record costs a context switch.
+        if wake {
+            self.shared.wake.notify_one();
+        }
         fut
     }
 
@@ -325,11 +331,11 @@ impl Producer {
         loop {
             let md = self.shared.cluster.metadata();
             if let Some(t) = md.topics.get(topic).filter(|t| t.error == 0 && !t.partitions.is_empty()) {
-                let available: Vec<i32> = t.partitions.iter().filter(|p| p.leader >= 0).map(|p| p.partition).collect();
+                let available = &t.available;
                 let n = t.partitions.len() as i32;
                 let key = record.key.as_deref();
                 let value = record.value.as_deref();
-                let p = catch_unwind(AssertUnwindSafe(|| self.chooser.partition(topic, key, value, n, &available)))
+                let p = catch_unwind(AssertUnwindSafe(|| self.chooser.partition(topic, key, value, n, available)))
                     .map_err(|_| ClientError::Kafka { code: ErrorCode::Unknown(-1), message: Some("the partitioner panicked".into()) })?;
                 if !(0..n).contains(&p) {
                     return Err(ClientError::Kafka { code: ErrorCode::UnknownTopicOrPartition, message: Some(format!("the partitioner chose {p} of {n} partitions")) });
@@ -358,7 +364,9 @@ impl Producer {
             let mut s = host.lock();
             while s.reports.is_empty() {
                 let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else { break };
+                s.blocked += 1;
                 s = host.cv.wait_timeout(s, left).unwrap_or_else(|e| e.into_inner()).0;
+                s.blocked -= 1;
             }
             s.reports.drain(..).collect()
         };
@@ -403,7 +411,9 @@ impl Producer {
                         return Ok(());
                     }
                     let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else { return Err(()) };
+                    s.blocked += 1;
                     s = host.cv.wait_timeout(s, left).unwrap_or_else(|e| e.into_inner()).0;
+                    s.blocked -= 1;
                 }
             };
             for r in reports {

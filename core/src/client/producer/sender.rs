@@ -160,8 +160,8 @@ impl Sender {
                 for q in acc.parts.values_mut() {
                     for b in q.batches.iter_mut() {
                         if b.seq.is_some() {
+                            // Re-stamped with the new sequence when drained again.
                             b.seq = None;
-                            b.built = None;
                         }
                     }
                 }
@@ -263,12 +263,18 @@ impl Sender {
                 if self.idempotent && b.seq.is_none() {
                     let next = self.next_seq.entry(tp.clone()).or_insert(0);
                     b.seq = Some((self.producer_id, self.epoch, *next));
-                    b.built = None;
+                    if let Some(built) = b.built.take() {
+                        // Built before under another epoch: only the header changes.
+                        let mut v = built.to_vec();
+                        crate::record::set_producer_fields(&mut v, self.producer_id, self.epoch, *next);
+                        b.built = Some(Bytes::from(v));
+                    }
                     // Kafka's sequences wrap from i32::MAX to 0.
                     *next = ((*next as i64 + b.records.len() as i64) % (i32::MAX as i64 + 1)) as i32;
                 }
                 if b.built.is_none() {
-                    let mut builder = b.builder.clone();
+                    // Taken, not cloned: the batch is sealed from here on and keeps only the built bytes.
+                    let mut builder = std::mem::replace(&mut b.builder, crate::record::BatchBuilder::new(crate::record::Compression::None));
                     if let Some((pid, epoch, seq)) = b.seq {
                         builder = builder.producer(pid, epoch, seq);
                     }
