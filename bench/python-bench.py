@@ -2,7 +2,7 @@
 """Python client throughput: Streamlet's Python package against confluent-kafka (librdkafka), same broker,
 same run. Produces N records of S bytes from Python with each client, then consumes each topic back.
 
-    bench/python-bench.sh                      # builds the release extension into bench/.python-venv, runs this
+    bench/python-bench.sh                      # builds the release extension into bench/python-bench.venv, runs this
     python bench/python-bench.py --records 1000000 --size 100 --partitions 4 [--bootstrap HOST:PORT]
 
 Without --bootstrap it starts an embedded Streamlet broker (streamlet.Broker) in this process. Both clients
@@ -114,7 +114,7 @@ def main() -> None:
             topics = {who: f"pybench-{who}-{suffix}" for who in ("streamlet", "confluent")}
             admin.create_topics([streamlet.NewTopic(t, args.partitions) for t in topics.values()])
         print(f"{args.records:,} records x {args.size} B, {args.partitions} partitions, broker {bootstrap}"
-              f" ({'embedded' if broker else 'external'}); confluent-kafka {confluent_kafka.version()[0]},"
+              f" ({'embedded' if broker else 'external'}); confluent-kafka {confluent_kafka.version()},"
               f" librdkafka {confluent_kafka.libversion()[0]}")
         results = [
             ("produce  streamlet (Python)", produce_streamlet(bootstrap, topics["streamlet"], args.records, payload)),
