@@ -15,6 +15,9 @@ cargo test --workspace --locked
 section "Rust examples (each against an embedded broker)"
 examples/rust/run-all.sh
 
+section "Python package: maturin build, mypy, examples, pytest"
+python/test.sh
+
 section "C ABI: header, examples, C tests, valgrind, ASan, C++, pkg-config, CMake"
 capi/test.sh
 

@@ -411,6 +411,12 @@ impl Consumer {
 
     /// Waits up to `timeout` for records, running rebalance callbacks and commit callbacks first.
     pub fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>, ConsumerError> {
+        self.poll_up_to(timeout, self.shared.cfg.max_poll_records)
+    }
+
+    /// Like `poll`, handing out at most `max` records (and at most `max.poll.records`); the rest stay buffered
+    /// and the positions advance only past what is handed out. Bindings that return one record per call use it.
+    pub fn poll_up_to(&self, timeout: Duration, max: usize) -> Result<Vec<ConsumerRecord>, ConsumerError> {
         self.check_open()?;
         let deadline = Instant::now() + timeout;
         {
@@ -435,7 +441,7 @@ impl Consumer {
             if let Some(e) = self.shared.lock().poll_errors.pop_front() {
                 return Err(e);
             }
-            let records = self.drain();
+            let records = self.drain(max);
             if !records.is_empty() {
                 return Ok(self.interceptors.on_consume(records));
             }
@@ -480,8 +486,8 @@ impl Consumer {
 
     /// Up to `max.poll.records` buffered records of unpaused partitions, advancing their positions. The
     /// partition order rotates from poll to poll so that `max.poll.records` starves none of them.
-    fn drain(&self) -> Vec<ConsumerRecord> {
-        let max = self.shared.cfg.max_poll_records;
+    fn drain(&self, max: usize) -> Vec<ConsumerRecord> {
+        let max = max.min(self.shared.cfg.max_poll_records).max(1);
         let mut out = Vec::new();
         let mut st = self.shared.lock();
         let n = st.parts.len();
