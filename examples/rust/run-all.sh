@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 EXAMPLES=(
+  quickstart
   producer_basic
   producer_callback
   producer_partition_and_key
