@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds and runs every test suite: Rust (unit + integration), then the interoperability tests with real
-# third-party Kafka clients. Installs what it needs (see tests/interop/setup.sh). One shared target/, debug profile.
+# Builds and runs every test suite: Rust (unit, integration, examples), the Python package, the C ABI, the Node
+# package, then the interoperability tests with real third-party Kafka clients and Apache Kafka 4.1. Each suite's
+# script installs what it needs. One shared target/, debug profile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
