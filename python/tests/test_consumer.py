@@ -211,13 +211,19 @@ def test_poll_releases_the_gil(bootstrap, topic, unique):
 
 
 def test_ctrl_c_interrupts_a_blocking_poll(bootstrap, topic, unique):
-    with streamlet.Consumer(consumer_config(bootstrap, unique("g"))) as c:
-        c.assign([TopicPartition(topic, 0, OFFSET_END)])
-        threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
-        start = time.monotonic()
-        with pytest.raises(KeyboardInterrupt):
-            c.poll(30)
-        assert time.monotonic() - start < 5
+    # A process started in the background by a non-interactive shell (as CI may run us) inherits SIGINT as
+    # ignored, and Python then installs no KeyboardInterrupt handler: install it for this test.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with streamlet.Consumer(consumer_config(bootstrap, unique("g"))) as c:
+            c.assign([TopicPartition(topic, 0, OFFSET_END)])
+            threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+            start = time.monotonic()
+            with pytest.raises(KeyboardInterrupt):
+                c.poll(30)
+            assert time.monotonic() - start < 5
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_unsubscribe_revokes(bootstrap, topic, unique):
