@@ -348,9 +348,13 @@ pub const TOPIC_CONFIG_KEYS: &[(&str, &str)] = &[
 
 /// Applies per-topic overrides to the broker defaults. Unknown topic keys are refused (as Kafka does on
 /// CreateTopics), because a typo there would silently change nothing.
+pub fn is_topic_config_key(key: &str) -> bool {
+    TOPIC_CONFIG_KEYS.iter().any(|(k, _)| *k == key)
+}
+
 pub fn topic_log_config(defaults: &LogConfig, topic_props: &Props) -> Result<LogConfig, ConfigError> {
     for (key, value) in topic_props {
-        if !TOPIC_CONFIG_KEYS.iter().any(|(k, _)| k == key) {
+        if !is_topic_config_key(key) {
             return Err(ConfigError::new(key, value, "unknown topic configuration"));
         }
     }

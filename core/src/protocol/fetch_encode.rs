@@ -58,9 +58,7 @@ pub fn encode_fetch_response(correlation_id: i32, version: i16, mut resp: FetchR
         cuts.push(at);
         from = at + MARKER_LEN;
     }
-    let total: usize = frame.len() + taken.iter().map(|r| r.len()).sum::<usize>() - taken.len() * MARKER_LEN;
     let mut prefixes: Vec<Vec<u8>> = Vec::with_capacity(taken.len());
-    let mut total_adjusted = total;
     for r in &taken {
         let mut p = Vec::with_capacity(5);
         if version >= FIRST_FLEXIBLE {
@@ -68,10 +66,12 @@ pub fn encode_fetch_response(correlation_id: i32, version: i16, mut resp: FetchR
         } else {
             p.extend_from_slice(&i32::try_from(r.len())?.to_be_bytes());
         }
-        total_adjusted = total_adjusted + p.len() - prefix_len;
         prefixes.push(p);
     }
-    frame[..4].copy_from_slice(&i32::try_from(total_adjusted - 4)?.to_be_bytes());
+    // Each marker and its length prefix give way to the records and their real prefix.
+    let grown: usize = taken.iter().zip(&prefixes).map(|(r, p)| r.len() + p.len()).sum();
+    let total = frame.len() + grown - taken.len() * (MARKER_LEN + prefix_len);
+    frame[..4].copy_from_slice(&i32::try_from(total - 4)?.to_be_bytes());
     let frame = frame.freeze();
     let mut parts = Vec::with_capacity(taken.len() * 3 + 1);
     let mut last = 0;

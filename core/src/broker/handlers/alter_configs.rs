@@ -13,7 +13,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::str_bytes;
 use crate::broker::state::BrokerState;
-use crate::config::{Props, TOPIC_CONFIG_KEYS};
+use crate::config::Props;
 use crate::protocol::ErrorCode;
 
 const RESOURCE_TOPIC: i8 = 2;
@@ -30,7 +30,7 @@ fn is_list(key: &str) -> bool {
 }
 
 fn check_key(key: &str) -> Result<(), Failure> {
-    if TOPIC_CONFIG_KEYS.iter().any(|(k, _)| *k == key) {
+    if crate::config::is_topic_config_key(key) {
         Ok(())
     } else {
         Err((ErrorCode::InvalidConfig, format!("unknown topic config '{key}'")))

@@ -39,7 +39,8 @@ pub fn handle(state: &Arc<BrokerState>, req: &DeleteRecordsRequest) -> DeleteRec
 
 fn delete(state: &BrokerState, topic: &str, index: i32, offset: i64) -> Result<i64, ErrorCode> {
     let partition = state.partition(topic, index).ok_or(ErrorCode::UnknownTopicOrPartition)?;
-    if partition.config().cleanup_policy.compacts() && !partition.config().cleanup_policy.deletes() {
+    let policy = partition.config().cleanup_policy;
+    if policy.compacts() && !policy.deletes() {
         // Kafka refuses DeleteRecords on compact-only topics.
         return Err(ErrorCode::PolicyViolation);
     }

@@ -110,9 +110,9 @@ fn append_one(
         .partition(topic, index)
         .ok_or_else(|| (ErrorCode::UnknownTopicOrPartition, format!("this broker does not host {topic}-{index}")))?;
     let records = records.filter(|r| !r.is_empty()).ok_or((ErrorCode::InvalidRecord, "no record batches".to_string()))?;
-    let max = partition.config().max_message_bytes;
-    validate_produce_batches(&records, max).map_err(record_error)?;
-    if partition.config().cleanup_policy.compacts() {
+    let config = partition.config();
+    validate_produce_batches(&records, config.max_message_bytes).map_err(record_error)?;
+    if config.cleanup_policy.compacts() {
         // Only compacted topics pay for decoding records: every record needs a key there.
         validate_keys_for_compaction(&records).map_err(record_error)?;
     }

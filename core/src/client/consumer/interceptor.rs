@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use crate::client::panic_message;
+
 use super::{ConsumerRecord, TopicPartition};
 
 /// Kafka's `ConsumerInterceptor`. `on_consume` runs inside `Consumer::poll` on the caller's thread, just before
@@ -20,10 +22,6 @@ pub trait ConsumerInterceptor: Send + Sync {
 #[derive(Default)]
 pub(crate) struct InterceptorChain {
     chain: Vec<Box<dyn ConsumerInterceptor>>,
-}
-
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_else(|| "panic".into())
 }
 
 impl InterceptorChain {

@@ -2,6 +2,8 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use crate::client::panic_message;
+
 use super::{ProducerRecord, RecordMetadata};
 use crate::client::ClientError;
 
@@ -19,10 +21,6 @@ pub trait ProducerInterceptor: Send + Sync {
 #[derive(Default)]
 pub(crate) struct InterceptorChain {
     chain: Vec<Box<dyn ProducerInterceptor>>,
-}
-
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_else(|| "panic".into())
 }
 
 impl InterceptorChain {
