@@ -32,6 +32,9 @@ enum Outgoing {
 }
 
 struct Delivery {
+    /// Held while core serves callbacks (poll, flush, close) and the reports go to JS: two threads serving at
+    /// once would each take a run of reports and could push them out of order.
+    serving: Mutex<()>,
     reports: Mutex<Reports>,
     tsfn: ThreadsafeFunction<Reports, ErrorStrategy::Fatal>,
     stop: AtomicBool,
@@ -131,6 +134,7 @@ fn sender_loop(producer: Arc<Producer>, delivery: Arc<Delivery>, rx: mpsc::Recei
 
 fn delivery_loop(producer: Arc<Producer>, delivery: Arc<Delivery>) {
     while !delivery.stop.load(Ordering::Acquire) {
+        let _serving = delivery.serving.lock().unwrap_or_else(|e| e.into_inner());
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| producer.poll(Duration::from_millis(100))));
         delivery.emit();
     }
@@ -160,7 +164,7 @@ impl NativeProducer {
         let producer = Arc::new(builder.build().map_err(error::client)?);
         let mut tsfn = on_delivery.create_threadsafe_function(0, reports_to_js)?;
         tsfn.unref(&env)?;
-        let delivery = Arc::new(Delivery { reports: Mutex::new(Vec::new()), tsfn, stop: AtomicBool::new(false) });
+        let delivery = Arc::new(Delivery { serving: Mutex::new(()), reports: Mutex::new(Vec::new()), tsfn, stop: AtomicBool::new(false) });
         let (tx, rx) = mpsc::channel();
         let (p, d) = (producer.clone(), delivery.clone());
         let sender = std::thread::Builder::new()
@@ -207,6 +211,7 @@ impl NativeProducer {
         let (producer, delivery) = (Arc::clone(&self.inner), self.delivery.clone());
         Ok(task::blocking("Producer.flush", move || {
             let _ = done_rx.recv();
+            let _serving = delivery.serving.lock().unwrap_or_else(|e| e.into_inner());
             let r = producer.flush(Duration::from_millis(timeout_ms.max(0.0) as u64));
             delivery.emit();
             r.map_err(error::client)?;
@@ -224,6 +229,7 @@ impl NativeProducer {
             if let Some(h) = sender.lock().unwrap_or_else(|e| e.into_inner()).take() {
                 let _ = h.join();
             }
+            let _serving = delivery.serving.lock().unwrap_or_else(|e| e.into_inner());
             let r = producer.close(Duration::from_millis(timeout_ms.max(0.0) as u64));
             delivery.stop.store(true, Ordering::Release);
             delivery.emit();
