@@ -193,6 +193,9 @@ fn groups_offsets_and_lag() {
     assert!(a.list_groups().unwrap().is_empty());
     assert!(a.create_topics(&[NewTopic::new("g", 2, 1)], false).unwrap()[0].1.is_ok());
     let mut w = Wire::connect(&broker);
+    await_leader(&mut w, "g", 0);
+    await_leader(&mut w, "g", 1);
+    await_coordinator(&mut w, "live");
     assert_eq!(w.produce(9, -1, "g", 0, batch(5, Compression::None)).error_code, 0);
     assert_eq!(w.produce(9, -1, "g", 1, batch(2, Compression::None)).error_code, 0);
 
@@ -337,6 +340,9 @@ fn alter_group_offsets_only_while_the_group_is_empty() {
     let a = admin(&broker);
     assert!(a.create_topics(&[NewTopic::new("alt", 2, 1)], false).unwrap()[0].1.is_ok());
     let mut w = Wire::connect(&broker);
+    await_leader(&mut w, "alt", 0);
+    await_leader(&mut w, "alt", 1);
+    await_coordinator(&mut w, "busy");
     assert_eq!(w.produce(9, -1, "alt", 0, batch(5, Compression::None)).error_code, 0);
 
     // No group yet: the commit creates it, as Kafka's alterConsumerGroupOffsets does.

@@ -48,8 +48,14 @@ fn values(batches: &[(BatchHeader, Vec<Record>)]) -> Vec<String> {
     batches.iter().flat_map(|(_, rs)| rs.iter().map(|r| String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).to_string())).collect()
 }
 
+/// Creates the topic and waits until every partition has a leader (Apache Kafka's metadata can name a leader
+/// a moment before that broker accepts writes; an acks=0 batch sent then is lost, as with any Kafka client).
 fn create(addr: &str, topic: &str, partitions: i32) {
-    assert_eq!(Wire::connect_addr(addr).create_topic(topic, partitions), 0);
+    let mut w = Wire::connect_addr(addr);
+    assert_eq!(w.create_topic(topic, partitions), 0);
+    for p in 0..partitions {
+        await_leader(&mut w, topic, p);
+    }
 }
 
 #[test]

@@ -49,4 +49,7 @@ def test_rust_client_suite_passes_against_apache_kafka(kafka, suite):
     summary = re.findall(r"test result: .*", out)
     skipped = out.count("SKIPPED on the external broker")
     print(f"{suite}: {summary[-1] if summary else 'no result line'}; {skipped} skipped (embedded-only)")
-    assert proc.returncode == 0, f"{suite} failed against Apache Kafka:\n{out[-20000:]}\n--- kafka log ---\n{kafka.log_tail()}"
+    # The failing tests' names and panics first: CI reports keep only the start of a long message.
+    failures = "\n".join(line for line in out.splitlines() if "FAILED" in line or "panicked at" in line)
+    assert proc.returncode == 0, (f"{suite} failed against Apache Kafka:\n{failures}\n--- cargo output ---\n{out[-20000:]}"
+                                  f"\n--- kafka log ---\n{kafka.log_tail(30)}")

@@ -302,3 +302,19 @@ pub fn await_leader(w: &mut Wire, topic: &str, partition: i32) {
     }
 }
 
+
+/// Waits until `group`'s coordinator answers FindCoordinator. Apache Kafka creates __consumer_offsets on the
+/// first FindCoordinator and says COORDINATOR_NOT_AVAILABLE (then NOT_COORDINATOR to group requests) until it
+/// has a leader.
+pub fn await_coordinator(w: &mut Wire, group: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let req = FindCoordinatorRequest::default().with_key(StrBytes::from_string(group.to_string()));
+        let code = w.send::<_, FindCoordinatorResponse>(ApiKey::FindCoordinator, 3, &req).error_code;
+        if code == 0 {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "no coordinator for group {group} (error {code})");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
