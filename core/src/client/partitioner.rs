@@ -184,6 +184,28 @@ impl StickyPartitioner {
         partition
     }
 
+    /// `partition` then `on_append(.., enable_switch = true)` in one step (one lock and one lookup per record):
+    /// the current sticky partition, with `appended_bytes` accounted to it.
+    pub fn partition_and_append(&self, topic: &str, appended_bytes: usize, partition_count: i32) -> i32 {
+        assert!(partition_count > 0, "partition_count must be positive, got {partition_count}");
+        let mut topics = self.topics.lock().unwrap();
+        let s = match topics.get_mut(topic) {
+            Some(s) if s.partition < partition_count => s,
+            _ => {
+                let partition = self.next_partition(partition_count, None);
+                topics.insert(topic.to_string(), StickyState { partition, produced_bytes: 0 });
+                topics.get_mut(topic).expect("inserted above")
+            }
+        };
+        let partition = s.partition;
+        s.produced_bytes = s.produced_bytes.saturating_add(appended_bytes);
+        if s.produced_bytes >= self.sticky_batch_size {
+            let next = self.next_partition(partition_count, Some(partition));
+            *s = StickyState { partition: next, produced_bytes: 0 };
+        }
+        partition
+    }
+
     /// KIP-480: a new batch was opened for `prev_partition`; if that is the current sticky partition, switch to
     /// another one. A stale call (the sticky partition already moved on) changes nothing.
     pub fn on_new_batch(&self, topic: &str, prev_partition: i32, partition_count: i32) {
@@ -408,6 +430,19 @@ mod tests {
         let p2 = s.partition("t", 4);
         s.on_append("t", (p2 + 1) % 4, 10_000, 4, true);
         assert_eq!(s.partition("t", 4), p2);
+    }
+
+    #[test]
+    fn partition_and_append_is_partition_then_on_append() {
+        let one_step = StickyPartitioner::with_rng(100, SplitMix::with_seed(3));
+        let two_steps = StickyPartitioner::with_rng(100, SplitMix::with_seed(3));
+        for bytes in [60, 40, 10, 90, 200, 1, 99, 5] {
+            let p = two_steps.partition("t", 4);
+            two_steps.on_append("t", p, bytes, 4, true);
+            assert_eq!(one_step.partition_and_append("t", bytes, 4), p);
+        }
+        // A shrunk topic gets a new sticky partition within range.
+        assert!(one_step.partition_and_append("t", 1, 1) == 0);
     }
 
     #[test]

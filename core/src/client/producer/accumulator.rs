@@ -3,20 +3,24 @@
 //! that is never held across an await.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::delivery::Pending;
+use super::delivery::{BatchDelivery, Callback, DeliveryFuture, Host};
 use crate::record::{BatchBuilder, Compression};
 
 /// (topic, partition)
-pub(crate) type Tp = (String, i32);
+pub(crate) type Tp = (Arc<str>, i32);
 
 pub(crate) struct Batch {
     pub tp: Tp,
     pub builder: BatchBuilder,
-    pub records: Vec<Pending>,
+    /// Completes the records' futures and queues their reports.
+    pub delivery: BatchDelivery,
+    /// Records appended.
+    pub count: u32,
     pub created: Instant,
     /// `buffer.memory` bytes held until the batch is done.
     pub memory: usize,
@@ -32,21 +36,6 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    fn new(tp: Tp, compression: Compression, batch_size: usize) -> Batch {
-        Batch {
-            tp,
-            builder: BatchBuilder::with_capacity(compression, batch_size),
-            records: Vec::new(),
-            created: Instant::now(),
-            memory: 0,
-            attempts: 0,
-            retry_at: None,
-            seq: None,
-            built: None,
-            sealed: false,
-        }
-    }
-
     pub fn size(&self) -> usize {
         self.built.as_ref().map_or_else(|| self.builder.estimated_size(), |b| b.len())
     }
@@ -59,9 +48,16 @@ pub(crate) struct PartQueue {
     pub in_flight: bool,
 }
 
+/// A topic's queues, indexed by partition.
 #[derive(Default)]
+pub(crate) struct TopicQueues {
+    pub topic: Arc<str>,
+    pub parts: Vec<PartQueue>,
+}
+
 pub(crate) struct Accumulator {
-    pub parts: HashMap<Tp, PartQueue>,
+    /// Keyed by topic name so that `send` finds a queue from the record's `&str` without allocating.
+    pub topics: HashMap<Arc<str>, TopicQueues>,
     /// Bytes of `buffer.memory` in use.
     pub used: usize,
     /// `flush` calls in progress: every batch is ready regardless of linger.
@@ -69,6 +65,9 @@ pub(crate) struct Accumulator {
     /// Callers blocked on `buffer.memory`: every batch is ready, to free memory sooner.
     pub memory_waiters: usize,
     pub closing: bool,
+    /// The id the next batch gets (`flush` waits for the batches below the value it read).
+    pub next_batch_id: u64,
+    host: Arc<Host>,
 }
 
 /// A record as it goes into a batch.
@@ -76,27 +75,74 @@ pub(crate) struct Appended<'a> {
     pub key: Option<&'a [u8]>,
     pub value: Option<&'a [u8]>,
     pub headers: &'a [(String, Option<Bytes>)],
+    pub timestamp: i64,
+    /// Its `buffer.memory` charge (an upper bound of its encoded size).
+    pub size: usize,
+    pub callback: Option<Callback>,
 }
 
 impl Accumulator {
-    /// Appends to the partition's open batch, or opens a new one when it is full or sealed. Returns true when a
-    /// batch was opened or became full (worth waking the sender for).
-    pub fn append(&mut self, tp: Tp, rec: Appended<'_>, pending: Pending, batch_size: usize, compression: Compression) -> bool {
-        let size = pending.size;
-        let q = self.parts.entry(tp.clone()).or_default();
-        let fits = q.batches.back().is_some_and(|b| !b.sealed && (b.records.is_empty() || b.builder.estimated_size() + size <= batch_size));
+    pub fn new(host: Arc<Host>) -> Accumulator {
+        Accumulator { topics: HashMap::new(), used: 0, flushing: 0, memory_waiters: 0, closing: false, next_batch_id: 0, host }
+    }
+
+    /// Appends to the partition's open batch, or opens a new one when it is full or sealed. Returns the record's
+    /// future, and true when a batch was opened or became full (worth waking the sender for).
+    pub fn append(&mut self, topic: &str, partition: i32, rec: Appended<'_>, batch_size: usize, compression: Compression) -> (DeliveryFuture, bool) {
+        let size = rec.size;
+        let tq = match self.topics.get_mut(topic) {
+            Some(tq) => tq,
+            None => {
+                let name: Arc<str> = topic.into();
+                self.topics.entry(name.clone()).or_insert(TopicQueues { topic: name, parts: Vec::new() })
+            }
+        };
+        let index = partition as usize;
+        if tq.parts.len() <= index {
+            tq.parts.resize_with(index + 1, PartQueue::default);
+        }
+        let q = &mut tq.parts[index];
+        let fits = q.batches.back().is_some_and(|b| !b.sealed && (b.count == 0 || b.builder.estimated_size() + size <= batch_size));
         if !fits {
-            q.batches.push_back(Batch::new(tp, compression, batch_size.max(size + 128)));
+            let id = self.next_batch_id;
+            self.next_batch_id += 1;
+            q.batches.push_back(Batch {
+                tp: (tq.topic.clone(), partition),
+                builder: BatchBuilder::with_capacity(compression, batch_size.max(size + 128)),
+                delivery: BatchDelivery::new(&self.host, id, tq.topic.clone(), partition),
+                count: 0,
+                created: Instant::now(),
+                memory: 0,
+                attempts: 0,
+                retry_at: None,
+                seq: None,
+                built: None,
+                sealed: false,
+            });
         }
         let b = q.batches.back_mut().expect("a batch was just ensured");
-        b.builder.append(pending.timestamp, rec.key, rec.value, rec.headers);
+        b.builder.append(rec.timestamp, rec.key, rec.value, rec.headers);
+        let fut = b.delivery.add(b.count, rec.timestamp, rec.callback);
+        b.count += 1;
         b.memory += size;
-        b.records.push(pending);
         self.used += size;
-        !fits || b.builder.estimated_size() >= batch_size
+        (fut, !fits || b.builder.estimated_size() >= batch_size)
+    }
+
+    pub fn queue_mut(&mut self, tp: &Tp) -> Option<&mut PartQueue> {
+        self.topics.get_mut(&*tp.0).and_then(|t| t.parts.get_mut(tp.1 as usize))
+    }
+
+    /// Every partition queue with its (topic, partition).
+    pub fn queues(&self) -> impl Iterator<Item = (&Arc<str>, i32, &PartQueue)> {
+        self.topics.values().flat_map(|t| t.parts.iter().enumerate().map(|(p, q)| (&t.topic, p as i32, q)))
+    }
+
+    pub fn queues_mut(&mut self) -> impl Iterator<Item = &mut PartQueue> {
+        self.topics.values_mut().flat_map(|t| t.parts.iter_mut())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.parts.values().all(|q| q.batches.is_empty())
+        self.topics.values().all(|t| t.parts.iter().all(|q| q.batches.is_empty()))
     }
 }

@@ -32,7 +32,7 @@ mod sender;
 
 use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -44,7 +44,7 @@ pub use interceptor::ProducerInterceptor;
 pub use partition::{DefaultChooser, PartitionChooser, RoundRobinChooser};
 
 use accumulator::{Accumulator, Appended};
-use delivery::{Host, Pending};
+use delivery::Host;
 use interceptor::InterceptorChain;
 
 use super::cluster::{Cluster, ClusterConfig};
@@ -164,12 +164,13 @@ impl ProducerBuilder {
             request_timeout: config.request_timeout,
             connect_timeout: config.request_timeout.min(Duration::from_secs(10)),
         });
+        let host = Host::new(!self.interceptors.is_empty());
         let shared = Arc::new(Shared {
             cluster,
-            acc: Mutex::new(Accumulator::default()),
+            acc: Mutex::new(Accumulator::new(host.clone())),
             memory_cv: Condvar::new(),
             wake: tokio::sync::Notify::new(),
-            host: Host::new(!self.interceptors.is_empty()),
+            host,
             topics: Mutex::new(HashSet::new()),
             need_metadata: AtomicBool::new(false),
             metadata_version: Mutex::new(0),
@@ -189,7 +190,6 @@ impl ProducerBuilder {
                     Box::new(DefaultChooser::new(batch_size))
                 }
             }),
-            next_id: AtomicU64::new(0),
             closed: AtomicBool::new(false),
         })
     }
@@ -201,7 +201,6 @@ pub struct Producer {
     sender: Mutex<Option<tokio::task::JoinHandle<()>>>,
     interceptors: InterceptorChain,
     chooser: Box<dyn PartitionChooser>,
-    next_id: AtomicU64,
     closed: AtomicBool,
 }
 
@@ -241,37 +240,33 @@ impl Producer {
     }
 
     fn send_inner(&self, record: ProducerRecord, callback: Option<Callback>) -> DeliveryFuture {
-        let start = Instant::now();
-        let deadline = start + self.shared.config.max_block;
         let cfg = &self.shared.config;
+        let host = &self.shared.host;
         let record = if self.interceptors.is_empty() { record } else { self.interceptors.on_send(record) };
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let timestamp = record.timestamp.unwrap_or_else(now_ms);
-        let size = record_size(&record);
-        let (pending, fut) = Pending::new(&self.shared.host, id, timestamp, size, callback);
         if self.closed.load(Ordering::Acquire) {
-            pending.finish(Err(ClientError::Closed));
-            return fut;
+            return host.fail_now(ClientError::Closed, callback);
         }
+        let size = record_size(&record);
         let serialized = size + HEADER_SIZE;
         if serialized > cfg.max_request_size || serialized > cfg.buffer_memory {
             let (limit, key) = if serialized > cfg.max_request_size { (cfg.max_request_size, "max.request.size") } else { (cfg.buffer_memory, "buffer.memory") };
-            pending.finish(Err(ClientError::Kafka {
+            let e = ClientError::Kafka {
                 code: ErrorCode::MessageTooLarge,
                 message: Some(format!("the record is {serialized} bytes when serialized, which is larger than {limit}, the value of {key}")),
-            }));
-            return fut;
+            };
+            return host.fail_now(e, callback);
         }
-        let partition = match self.choose_partition(&record, deadline) {
+        let timestamp = record.timestamp.unwrap_or_else(now_ms);
+        // max.block.ms bounds all the blocking below together; the clock is read only once blocking starts.
+        let mut deadline = None;
+        let partition = match self.choose_partition(&record, &mut deadline) {
             Ok(p) => p,
-            Err(e) => {
-                pending.finish(Err(e));
-                return fut;
-            }
+            Err(e) => return host.fail_now(e, callback),
         };
 
         let mut acc = self.shared.lock_acc();
         if acc.used + size > cfg.buffer_memory {
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + cfg.max_block);
             acc.memory_waiters += 1;
             self.shared.wake.notify_one();
             while acc.used + size > cfg.buffer_memory && !acc.closing {
@@ -281,18 +276,16 @@ impl Producer {
             acc.memory_waiters -= 1;
             if acc.closing {
                 drop(acc);
-                pending.finish(Err(ClientError::Closed));
-                return fut;
+                return host.fail_now(ClientError::Closed, callback);
             }
             if acc.used + size > cfg.buffer_memory {
                 drop(acc);
                 tracing::debug!(topic = %record.topic, "buffer.memory exhausted for max.block.ms");
-                pending.finish(Err(ClientError::Timeout(cfg.max_block.as_millis() as u64)));
-                return fut;
+                return host.fail_now(ClientError::Timeout(cfg.max_block.as_millis() as u64), callback);
             }
         }
-        let rec = Appended { key: record.key.as_deref(), value: record.value.as_deref(), headers: &record.headers };
-        let wake = acc.append((record.topic.clone(), partition), rec, pending, cfg.batch_size, cfg.compression);
+        let rec = Appended { key: record.key.as_deref(), value: record.value.as_deref(), headers: &record.headers, timestamp, size, callback };
+        let (fut, wake) = acc.append(&record.topic, partition, rec, cfg.batch_size, cfg.compression);
         drop(acc);
         // Like Java's producer, the sender is woken for a new or a full batch only: it already knows when the
         // open batches' linger.ms runs out, and a wake-up per record costs a context switch.
@@ -304,19 +297,19 @@ impl Producer {
 
     /// Explicit partitions are taken as given (an unknown topic then fails in the sender after
     /// `delivery.timeout.ms`); otherwise waits for the topic's metadata up to `max.block.ms`.
-    fn choose_partition(&self, record: &ProducerRecord, deadline: Instant) -> Result<i32, ClientError> {
+    fn choose_partition(&self, record: &ProducerRecord, deadline: &mut Option<Instant>) -> Result<i32, ClientError> {
         let topic = &record.topic;
         if topic.is_empty() {
             return Err(ClientError::Kafka { code: ErrorCode::InvalidTopicException, message: Some("the topic name is empty".into()) });
         }
-        let known = self.shared.topics.lock().unwrap_or_else(|e| e.into_inner()).contains(topic);
-        if !known {
-            self.shared.topics.lock().unwrap_or_else(|e| e.into_inner()).insert(topic.clone());
+        let mut md = self.shared.cluster.metadata();
+        // Metadata is only ever fetched for this producer's topics: a topic in it is known already.
+        if !md.topics.contains_key(topic) && self.shared.topics.lock().unwrap_or_else(|e| e.into_inner()).insert(topic.clone()) {
             self.shared.need_metadata.store(true, Ordering::Release);
             self.shared.wake.notify_one();
         }
         if let Some(p) = record.partition {
-            if let Some(n) = self.shared.cluster.metadata().partition_count(topic) {
+            if let Some(n) = md.partition_count(topic) {
                 if p < 0 || p >= n {
                     return Err(ClientError::Kafka {
                         code: ErrorCode::UnknownTopicOrPartition,
@@ -329,7 +322,6 @@ impl Producer {
             return Ok(p);
         }
         loop {
-            let md = self.shared.cluster.metadata();
             if let Some(t) = md.topics.get(topic).filter(|t| t.error == 0 && !t.partitions.is_empty()) {
                 let available = &t.available;
                 let n = t.partitions.len() as i32;
@@ -345,6 +337,7 @@ impl Producer {
             let version = *self.shared.metadata_version.lock().unwrap_or_else(|e| e.into_inner());
             self.shared.need_metadata.store(true, Ordering::Release);
             self.shared.wake.notify_one();
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + self.shared.config.max_block);
             let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else {
                 return Err(ClientError::Timeout(self.shared.config.max_block.as_millis() as u64));
             };
@@ -352,46 +345,52 @@ impl Producer {
             if *guard == version {
                 let _ = self.shared.metadata_cv.wait_timeout(guard, left.min(Duration::from_millis(200)));
             }
+            md = self.shared.cluster.metadata();
         }
     }
 
     /// Runs queued delivery callbacks (and interceptors' `on_acknowledgement`) on this thread, waiting up to
     /// `timeout` for the first one. Returns how many records were served.
     pub fn poll(&self, timeout: Duration) -> usize {
-        let deadline = Instant::now() + timeout;
         let host = &self.shared.host;
         let reports: Vec<_> = {
             let mut s = host.lock();
-            while s.reports.is_empty() {
-                let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else { break };
-                s.blocked += 1;
-                s = host.cv.wait_timeout(s, left).unwrap_or_else(|e| e.into_inner()).0;
-                s.blocked -= 1;
+            if s.reports.is_empty() && !timeout.is_zero() {
+                let deadline = Instant::now() + timeout;
+                while s.reports.is_empty() {
+                    let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else { break };
+                    s.blocked += 1;
+                    s = host.cv.wait_timeout(s, left).unwrap_or_else(|e| e.into_inner()).0;
+                    s.blocked -= 1;
+                }
             }
             s.reports.drain(..).collect()
         };
-        let n = reports.len();
-        for r in reports {
-            self.serve(r);
-        }
-        n
+        reports.into_iter().map(|r| self.serve(r)).sum()
     }
 
-    fn serve(&self, r: delivery::Report) {
-        self.interceptors.on_acknowledgement(&r.result);
-        if let Some(cb) = r.callback {
-            let result = r.result;
-            if catch_unwind(AssertUnwindSafe(move || cb(result))).is_err() {
-                tracing::warn!("a delivery callback panicked");
+    /// Runs a report's interceptors and callbacks; returns how many records it held.
+    fn serve(&self, r: delivery::Report) -> usize {
+        let n = r.len();
+        for (result, callback) in r.into_records() {
+            self.interceptors.on_acknowledgement(&result);
+            if let Some(cb) = callback {
+                if catch_unwind(AssertUnwindSafe(move || cb(result))).is_err() {
+                    tracing::warn!("a delivery callback panicked");
+                }
             }
         }
+        n
     }
 
     /// Sends everything accumulated now (ignoring `linger.ms`) and waits until every record sent before this call
     /// is done, serving callbacks meanwhile on this thread. Err(Timeout) when `timeout` passes first.
     pub fn flush(&self, timeout: Duration) -> Result<(), ClientError> {
-        let upto = self.next_id.load(Ordering::Acquire);
-        self.shared.lock_acc().flushing += 1;
+        let upto = {
+            let mut acc = self.shared.lock_acc();
+            acc.flushing += 1;
+            acc.next_batch_id
+        };
         self.shared.wake.notify_one();
         let r = self.await_done(upto, Instant::now() + timeout);
         self.shared.lock_acc().flushing -= 1;
@@ -407,7 +406,7 @@ impl Producer {
                     if !s.reports.is_empty() {
                         break s.reports.drain(..).collect();
                     }
-                    if s.outstanding.range(..upto).next().is_none() {
+                    if s.incomplete.range(..upto).next().is_none() {
                         return Ok(());
                     }
                     let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else { return Err(()) };
@@ -438,7 +437,7 @@ impl Producer {
         self.shared.wake.notify_one();
         let result = self.await_done(u64::MAX, deadline).map_err(|_| ClientError::Timeout(timeout.as_millis() as u64));
         // Whatever is left fails with Closed: queued batches here, in-flight ones when the runtime drops them.
-        let leftovers: Vec<_> = self.shared.lock_acc().parts.drain().collect();
+        let leftovers: Vec<_> = self.shared.lock_acc().topics.drain().collect();
         drop(leftovers);
         if let Some(s) = self.sender.lock().unwrap_or_else(|e| e.into_inner()).take() {
             s.abort();

@@ -39,9 +39,7 @@ impl PartitionChooser for DefaultChooser {
         if let Some(k) = key {
             return partition_for_key(k, n);
         }
-        let p = self.sticky.partition(topic, n);
-        self.sticky.on_append(topic, p, approx_size(key, value), n, true);
-        p
+        self.sticky.partition_and_append(topic, approx_size(key, value), n)
     }
 }
 

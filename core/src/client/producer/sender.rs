@@ -13,7 +13,7 @@ use kafka_protocol::protocol::StrBytes;
 use tokio::sync::mpsc;
 
 use super::accumulator::{Accumulator, Batch, Tp};
-use super::{RecordMetadata, Shared};
+use super::Shared;
 use crate::client::ClientError;
 use crate::protocol::ErrorCode;
 
@@ -157,7 +157,7 @@ impl Sender {
                 // A new epoch (or id) starts every partition at sequence 0: queued batches get fresh sequences.
                 self.next_seq.clear();
                 let mut acc = self.shared.lock_acc();
-                for q in acc.parts.values_mut() {
+                for q in acc.queues_mut() {
                     for b in q.batches.iter_mut() {
                         if b.seq.is_some() {
                             // Re-stamped with the new sequence when drained again.
@@ -175,7 +175,7 @@ impl Sender {
         let limit = self.shared.config.delivery_timeout;
         let mut acc = self.shared.lock_acc();
         let mut expired = Vec::new();
-        for q in acc.parts.values_mut() {
+        for q in acc.queues_mut() {
             if q.in_flight {
                 continue;
             }
@@ -188,26 +188,19 @@ impl Sender {
                 // Sent before and never acknowledged: the broker may have it.
                 self.bump_required = true;
             }
-            tracing::debug!(topic = %b.tp.0, partition = b.tp.1, records = b.records.len(), "batch expired after delivery.timeout.ms");
+            tracing::debug!(topic = %b.tp.0, partition = b.tp.1, records = b.count, "batch expired after delivery.timeout.ms");
             self.fail_batch(&mut acc, b, ClientError::Timeout(limit.as_millis() as u64));
         }
     }
 
     fn fail_batch(&self, acc: &mut Accumulator, b: Batch, e: ClientError) {
         self.shared.release_memory(acc, b.memory);
-        for p in b.records {
-            p.finish(Err(e.clone()));
-        }
+        b.delivery.finish(Err(e));
     }
 
     fn succeed_batch(&self, acc: &mut Accumulator, b: Batch, base_offset: i64, log_append_time: i64) {
         self.shared.release_memory(acc, b.memory);
-        let (topic, partition) = b.tp;
-        for (i, p) in b.records.into_iter().enumerate() {
-            let offset = if base_offset >= 0 { base_offset + i as i64 } else { -1 };
-            let timestamp = if log_append_time >= 0 { log_append_time } else { p.timestamp };
-            p.finish(Ok(RecordMetadata { topic: topic.clone(), partition, offset, timestamp }));
-        }
+        b.delivery.finish(Ok((base_offset, log_append_time)));
     }
 
     /// Sends every ready batch whose leader has room for another request. Returns how long to sleep at most.
@@ -222,7 +215,7 @@ impl Sender {
         let all_ready = acc.flushing > 0 || acc.closing || acc.memory_waiters > 0;
         let mut by_node: BTreeMap<i32, Vec<Tp>> = BTreeMap::new();
         let mut missing_leader = false;
-        for (tp, q) in acc.parts.iter() {
+        for (topic, partition, q) in acc.queues() {
             let Some(b) = q.batches.front() else { continue };
             if q.in_flight {
                 continue;
@@ -237,8 +230,8 @@ impl Sender {
                 sleep = sleep.min(linger_end - now);
                 continue;
             }
-            match md.leader(&tp.0, tp.1) {
-                Some(node) => by_node.entry(node).or_default().push(tp.clone()),
+            match md.leader(topic, partition) {
+                Some(node) => by_node.entry(node).or_default().push((topic.clone(), partition)),
                 None => missing_leader = true,
             }
         }
@@ -254,7 +247,7 @@ impl Sender {
             let mut batches = Vec::new();
             let mut size = 0usize;
             for tp in tps {
-                let q = acc.parts.get_mut(&tp).expect("partition listed above");
+                let q = acc.queue_mut(&tp).expect("partition listed above");
                 let bsize = q.batches.front().map_or(0, |b| b.size());
                 if !batches.is_empty() && size + bsize > cfg.max_request_size {
                     break;
@@ -270,7 +263,7 @@ impl Sender {
                         b.built = Some(Bytes::from(v));
                     }
                     // Kafka's sequences wrap from i32::MAX to 0.
-                    *next = ((*next as i64 + b.records.len() as i64) % (i32::MAX as i64 + 1)) as i32;
+                    *next = ((*next as i64 + b.count as i64) % (i32::MAX as i64 + 1)) as i32;
                 }
                 if b.built.is_none() {
                     // Taken, not cloned: the batch is sealed from here on and keeps only the built bytes.
@@ -294,7 +287,7 @@ impl Sender {
                 b.attempts += 1;
                 b.retry_at = None;
                 size += b.size();
-                acc.parts.get_mut(&tp).expect("partition listed above").in_flight = true;
+                acc.queue_mut(&tp).expect("partition listed above").in_flight = true;
                 batches.push(b);
             }
             if batches.is_empty() {
@@ -310,7 +303,7 @@ impl Sender {
         if let Some(n) = self.in_flight.get_mut(&done.node) {
             *n = n.saturating_sub(1);
         }
-        let mut responses: HashMap<Tp, (i16, Option<String>, i64, i64)> = HashMap::new();
+        let mut responses: HashMap<(String, i32), (i16, Option<String>, i64, i64)> = HashMap::new();
         let result = match done.result {
             Ok(Some(resp)) => {
                 for t in resp.responses {
@@ -327,7 +320,7 @@ impl Sender {
             let outcome: Result<(i64, i64), ClientError> = match &result {
                 Err(e) => Err(e.clone()),
                 Ok(false) => Ok((-1, -1)),
-                Ok(true) => match responses.remove(&b.tp) {
+                Ok(true) => match responses.remove(&(b.tp.0.to_string(), b.tp.1)) {
                     None => Err(ClientError::Protocol { addr: format!("broker {}", done.node), reason: format!("no response for {}-{}", b.tp.0, b.tp.1) }),
                     Some((code, _, base, ts)) if code == 0 || code == ErrorCode::DuplicateSequenceNumber.code() => Ok((base, ts)),
                     Some((code, msg, _, _)) => Err(ClientError::kafka(code, msg).expect("non-zero code")),
@@ -341,7 +334,7 @@ impl Sender {
     fn handle_outcome(&mut self, mut b: Batch, outcome: Result<(i64, i64), ClientError>) {
         let cfg = &self.shared.config;
         let mut acc = self.shared.lock_acc();
-        if let Some(q) = acc.parts.get_mut(&b.tp) {
+        if let Some(q) = acc.queue_mut(&b.tp) {
             q.in_flight = false;
         }
         let e = match outcome {
@@ -364,7 +357,9 @@ impl Sender {
         if retriable && !expired && (b.attempts as i64) <= cfg.retries as i64 {
             tracing::debug!(topic = %b.tp.0, partition = b.tp.1, attempt = b.attempts, error = %e, "retrying batch");
             b.retry_at = Some(Instant::now() + cfg.retry_backoff);
-            acc.parts.entry(b.tp.clone()).or_default().batches.push_front(b);
+            if let Some(q) = acc.queue_mut(&b.tp) {
+                q.batches.push_front(b);
+            }
             return;
         }
         if self.idempotent {
@@ -388,7 +383,7 @@ async fn send_request(shared: Arc<Shared>, node: i32, batches: Vec<Batch>, tx: m
     let acks = cfg.acks;
     let mut topics: BTreeMap<&str, Vec<PartitionProduceData>> = BTreeMap::new();
     for b in &batches {
-        topics.entry(&b.tp.0).or_default().push(PartitionProduceData::default().with_index(b.tp.1).with_records(b.built.clone()));
+        topics.entry(&*b.tp.0).or_default().push(PartitionProduceData::default().with_index(b.tp.1).with_records(b.built.clone()));
     }
     let req = ProduceRequest::default()
         .with_acks(acks)
