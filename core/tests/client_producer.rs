@@ -369,7 +369,8 @@ fn idempotent_stream_survives_broker_restart_exactly_once_in_order() {
     let addr = broker.bootstrap_servers();
     let port = broker.local_addr().port();
     create(&addr, "idem", 1);
-    let p = Arc::new(producer(&addr, &[("linger.ms", "2"), ("retry.backoff.ms", "50"), ("request.timeout.ms", "5000")]));
+    // Small batches: several of them are in flight (max.in.flight.requests.per.connection=5) when the broker stops.
+    let p = Arc::new(producer(&addr, &[("linger.ms", "2"), ("batch.size", "200"), ("retry.backoff.ms", "50"), ("request.timeout.ms", "5000")]));
     const N: usize = 600;
     let sender = {
         let p = p.clone();
@@ -394,6 +395,53 @@ fn idempotent_stream_survives_broker_restart_exactly_once_in_order() {
     assert!(offsets.windows(2).all(|w| w[1] > w[0]), "offsets increase");
     let got = values(&fetch_all(&addr, "idem", 0));
     assert_eq!(got, (0..N).map(|i| format!("{i}")).collect::<Vec<_>>(), "every record once, in order");
+}
+
+/// A broker behind a proxy that holds every response `delay`, advertised at the proxy's address.
+fn broker_behind_proxy(delay: Duration) -> (streamlet::Broker, Proxy) {
+    let proxy = Proxy::bind(delay);
+    let broker = start_broker_with(&[("advertised.listeners", &proxy.addr.to_string())]);
+    proxy.forward_to(broker.local_addr());
+    (broker, proxy)
+}
+
+/// Sends `n` records to partition 0 of a fresh one-partition topic, one batch every record or two; returns the
+/// offsets in send order.
+fn send_small_batches(proxy: &Proxy, topic: &str, n: usize, props: &[(&str, &str)]) -> Vec<i64> {
+    let addr = proxy.addr.to_string();
+    create(&addr, topic, 1);
+    let mut all = vec![("linger.ms", "0"), ("batch.size", "100")];
+    all.extend_from_slice(props);
+    let p = producer(&addr, &all);
+    let futs: Vec<_> = (0..n).map(|i| p.send(ProducerRecord::new(topic).partition(0).value(format!("{i:05}")))).collect();
+    p.flush(WAIT).unwrap();
+    futs.iter().map(|f| f.try_result().expect("flushed").expect("delivered").offset).collect()
+}
+
+#[test]
+fn several_batches_of_a_partition_in_flight_keep_their_order() {
+    if skip_on_external("puts a proxy in front of its own broker") {
+        return;
+    }
+    let (_broker, proxy) = broker_behind_proxy(Duration::from_millis(2));
+    // acks=all: the idempotent producer (up to 5 requests in flight, ordered by sequence numbers).
+    let offsets = send_small_batches(&proxy, "piped", 400, &[]);
+    assert_eq!(offsets, (0..400).collect::<Vec<_>>(), "acknowledged in send order");
+    assert!(proxy.max_produce_in_flight() > 1, "never more than one Produce in flight");
+    assert!(proxy.max_produce_in_flight() <= 5, "max.in.flight.requests.per.connection exceeded: {}", proxy.max_produce_in_flight());
+    let got = values(&fetch_all(&proxy.addr.to_string(), "piped", 0));
+    assert_eq!(got, (0..400).map(|i| format!("{i:05}")).collect::<Vec<_>>(), "every record once, in order");
+}
+
+#[test]
+fn max_in_flight_one_sends_one_request_at_a_time() {
+    if skip_on_external("puts a proxy in front of its own broker") {
+        return;
+    }
+    let (_broker, proxy) = broker_behind_proxy(Duration::from_millis(1));
+    let offsets = send_small_batches(&proxy, "serial", 100, &[("max.in.flight.requests.per.connection", "1"), ("acks", "1")]);
+    assert_eq!(offsets, (0..100).collect::<Vec<_>>());
+    assert_eq!(proxy.max_produce_in_flight(), 1);
 }
 
 #[test]

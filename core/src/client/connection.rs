@@ -101,7 +101,7 @@ impl Connection {
     pub async fn send<Req, Resp>(&self, api: ApiKey, req: &Req) -> Result<(Resp, i16), ClientError>
     where
         Req: Encodable + HeaderVersion,
-        Resp: Decodable + HeaderVersion,
+        Resp: Decodable + HeaderVersion + Send + 'static,
     {
         let version = self.version(api).ok_or_else(|| ClientError::UnsupportedApi { addr: self.addr.clone(), api: format!("{api:?}") })?;
         Ok((self.send_versioned(api, version, req).await?, version))
@@ -110,11 +110,39 @@ impl Connection {
     pub async fn send_versioned<Req, Resp>(&self, api: ApiKey, version: i16, req: &Req) -> Result<Resp, ClientError>
     where
         Req: Encodable + HeaderVersion,
-        Resp: Decodable + HeaderVersion,
+        Resp: Decodable + HeaderVersion + Send + 'static,
+    {
+        self.start_versioned(api, version, req).await?.await
+    }
+
+    /// Writes the request now and returns its response to await later, at the negotiated version: requests a
+    /// caller starts one after another go on the wire in that order even when their responses are awaited
+    /// concurrently (the producer relies on it for per-partition order with several batches in flight).
+    pub async fn start<Req, Resp>(&self, api: ApiKey, req: &Req) -> Result<impl std::future::Future<Output = Result<Resp, ClientError>> + Send + 'static, ClientError>
+    where
+        Req: Encodable + HeaderVersion,
+        Resp: Decodable + HeaderVersion + Send + 'static,
+    {
+        let version = self.version(api).ok_or_else(|| ClientError::UnsupportedApi { addr: self.addr.clone(), api: format!("{api:?}") })?;
+        self.start_versioned(api, version, req).await
+    }
+
+    async fn start_versioned<Req, Resp>(
+        &self,
+        api: ApiKey,
+        version: i16,
+        req: &Req,
+    ) -> Result<impl std::future::Future<Output = Result<Resp, ClientError>> + Send + 'static, ClientError>
+    where
+        Req: Encodable + HeaderVersion,
+        Resp: Decodable + HeaderVersion + Send + 'static,
     {
         let rx = self.submit::<Req>(api, version, req, Some(Resp::header_version(version))).await?.expect("a response is expected");
-        let mut body = rx.await.map_err(|_| self.closed_error())??;
-        Resp::decode(&mut body, version).map_err(|e| ClientError::Protocol { addr: self.addr.clone(), reason: format!("cannot decode {api:?} v{version}: {e}") })
+        let addr = self.addr.clone();
+        Ok(async move {
+            let mut body = rx.await.map_err(|_| ClientError::Connection { addr: addr.clone(), reason: "connection closed".into() })??;
+            Resp::decode(&mut body, version).map_err(|e| ClientError::Protocol { addr, reason: format!("cannot decode {api:?} v{version}: {e}") })
+        })
     }
 
     /// Sends a request that gets no response (Produce with acks=0).

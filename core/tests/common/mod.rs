@@ -2,6 +2,10 @@
 //! request/response types.
 #![allow(dead_code)]
 
+mod proxy;
+#[allow(unused_imports)]
+pub use proxy::Proxy;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;

@@ -15,6 +15,8 @@ use crate::record::{BatchBuilder, Compression};
 pub(crate) type Tp = (Arc<str>, i32);
 
 pub(crate) struct Batch {
+    /// Batches are numbered in the order they are opened: for one partition, the order of their records.
+    pub id: u64,
     pub tp: Tp,
     pub builder: BatchBuilder,
     /// Completes the records' futures and queues their reports.
@@ -44,8 +46,21 @@ impl Batch {
 #[derive(Default)]
 pub(crate) struct PartQueue {
     pub batches: VecDeque<Batch>,
-    /// A batch of this partition is in a request (partitions are muted while they have one in flight).
-    pub in_flight: bool,
+    /// Ids of this partition's batches that are in requests now.
+    pub in_flight: Vec<u64>,
+}
+
+impl PartQueue {
+    /// Puts a batch back for a retry, before every later batch of the partition, so that order is kept.
+    pub fn requeue(&mut self, b: Batch) {
+        let at = self.batches.iter().position(|x| x.id > b.id).unwrap_or(self.batches.len());
+        self.batches.insert(at, b);
+    }
+
+    /// Whether a batch of this partition opened before `id` is still unacknowledged (in flight or queued).
+    pub fn has_earlier(&self, id: u64) -> bool {
+        self.in_flight.iter().any(|&i| i < id) || self.batches.front().is_some_and(|b| b.id < id)
+    }
 }
 
 /// A topic's queues, indexed by partition.
@@ -107,6 +122,7 @@ impl Accumulator {
             let id = self.next_batch_id;
             self.next_batch_id += 1;
             q.batches.push_back(Batch {
+                id,
                 tp: (tq.topic.clone(), partition),
                 builder: BatchBuilder::with_capacity(compression, batch_size.max(size + 128)),
                 delivery: BatchDelivery::new(&self.host, id, tq.topic.clone(), partition),
@@ -144,5 +160,41 @@ impl Accumulator {
 
     pub fn is_empty(&self) -> bool {
         self.topics.values().all(|t| t.parts.iter().all(|q| q.batches.is_empty()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn append(acc: &mut Accumulator, value: &[u8]) {
+        let rec = Appended { key: None, value: Some(value), headers: &[], timestamp: 0, size: 100, callback: None };
+        // batch.size 1: every record opens a batch of its own.
+        acc.append("t", 0, rec, 1, Compression::None);
+    }
+
+    #[test]
+    fn a_retried_batch_goes_back_before_later_batches_and_counts_as_earlier() {
+        let mut acc = Accumulator::new(Host::new(false));
+        for v in [b"a", b"b", b"c"] {
+            append(&mut acc, v);
+        }
+        let tp: Tp = ("t".into(), 0);
+        let q = acc.queue_mut(&tp).unwrap();
+        let (first, second) = (q.batches.pop_front().unwrap(), q.batches.pop_front().unwrap());
+        q.in_flight.extend([first.id, second.id]);
+        assert!(!q.has_earlier(first.id));
+        assert!(q.has_earlier(second.id), "the first batch is still in flight");
+        // The first fails and comes back: it goes before the third, and the second's sequence waits for it.
+        q.in_flight.retain(|&id| id != first.id);
+        let first_id = first.id;
+        q.requeue(first);
+        assert_eq!(q.batches.front().unwrap().id, first_id);
+        assert!(q.has_earlier(second.id), "the first batch is queued for a retry");
+        q.in_flight.clear();
+        q.requeue(second);
+        let order: Vec<u64> = q.batches.iter().map(|b| b.id).collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+        assert_eq!(order.len(), 3);
     }
 }

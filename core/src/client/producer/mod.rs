@@ -8,26 +8,31 @@
 //! interceptors, a report is queued for every record (not only those with a callback): an owner that installs
 //! interceptors must call `poll` (or `flush`) regularly, as with librdkafka.
 //!
-//! Ordering and idempotence (simplifications relative to Kafka, on purpose):
-//! - A partition has at most one batch in flight (it is "muted" meanwhile, like Kafka with
-//!   `max.in.flight.requests.per.connection=1`); `max.in.flight.requests.per.connection` bounds the requests in
-//!   flight per broker, each carrying at most one batch per partition. So per-partition order is always kept,
-//!   with or without idempotence, at the price of per-partition pipelining.
-//! - With idempotence, sequences are assigned when a batch is first drained and kept on retry. Because only one
-//!   batch per partition is ever sequenced-but-unacknowledged, a batch the broker refuses outright (for example
-//!   MESSAGE_TOO_LARGE) simply gives its sequence back. DUPLICATE_SEQUENCE_NUMBER is a success.
-//! - OUT_OF_ORDER_SEQUENCE_NUMBER / UNKNOWN_PRODUCER_ID (KIP-360, idempotent non-transactional producer): the
-//!   batch is kept for retry, draining stops, and once no request is in flight the producer calls InitProducerId
-//!   with its current id and epoch to bump the epoch; then the sequences of every partition restart at 0 and
-//!   queued batches (the failed one first) are re-sequenced under the new epoch. A batch whose outcome is unknown
-//!   when it fails for good (expired by `delivery.timeout.ms` or out of retries after a timeout or connection
-//!   error) also bumps the epoch, since the broker may or may not have its sequence.
+//! Ordering and idempotence:
+//! - Up to `max.in.flight.requests.per.connection` requests are in flight per broker, each with at most one
+//!   batch per partition, so a partition can have that many batches in flight. Requests go on the wire in the
+//!   order they were drained and their outcomes are handled in that order (`requests`), so callbacks of a
+//!   partition run in send order. A retried batch goes back before the partition's later batches and is resent
+//!   alone, once the partition has nothing in flight. Without idempotence a later batch already in flight may
+//!   still land before a retried one, as in Kafka; `max.in.flight.requests.per.connection=1` rules that out.
+//! - With idempotence, sequences are assigned when a batch is first drained and kept on retry.
+//!   DUPLICATE_SEQUENCE_NUMBER is a success. OUT_OF_ORDER_SEQUENCE_NUMBER while an earlier batch of the partition
+//!   is in flight or queued for a retry is expected (the broker takes this one once that one is in): the batch
+//!   is retried with its sequence. A batch the broker refuses outright gives its sequence back when it was the
+//!   partition's only sequenced batch.
+//! - Otherwise (a sequence gap nothing will fill, UNKNOWN_PRODUCER_ID, a refused batch with later batches
+//!   already sequenced, or a batch whose outcome is unknown when it fails for good: expired by
+//!   `delivery.timeout.ms` or out of retries after a timeout or connection error) the producer bumps its epoch
+//!   (KIP-360, idempotent non-transactional producer): draining stops, and once no request is in flight it calls
+//!   InitProducerId with its current id and epoch; then the sequences of every partition restart at 0 and queued
+//!   batches are re-sequenced under the new epoch, in their original order.
 
 mod accumulator;
 mod config;
 mod delivery;
 mod interceptor;
 mod partition;
+mod requests;
 mod sender;
 
 use std::collections::HashSet;

@@ -7,26 +7,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{ApiKey, InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse, ProducerId, TopicName};
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::messages::{ApiKey, InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 use tokio::sync::mpsc;
 
-use super::accumulator::{Accumulator, Batch, Tp};
-use super::Shared;
+use super::accumulator::{Accumulator, Batch, PartQueue, Tp};
+use super::requests::{Done, Numbered, Requests};
+use super::{ProducerConfig, Shared};
 use crate::client::ClientError;
 use crate::protocol::ErrorCode;
 
-/// A finished request: its batches and the broker's answer (None for acks=0).
-struct Done {
-    node: i32,
-    batches: Vec<Batch>,
-    result: Result<Option<ProduceResponse>, ClientError>,
-}
-
 struct Sender {
     shared: Arc<Shared>,
-    in_flight: HashMap<i32, usize>,
+    requests: Requests,
     idempotent: bool,
     producer_id: i64,
     epoch: i16,
@@ -37,11 +29,11 @@ struct Sender {
 }
 
 pub(crate) async fn run(shared: Arc<Shared>) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Done>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Numbered>();
     let mut s = Sender {
         idempotent: shared.config.enable_idempotence,
+        requests: Requests::new(shared.clone(), tx),
         shared,
-        in_flight: HashMap::new(),
         producer_id: -1,
         epoch: -1,
         next_seq: HashMap::new(),
@@ -54,17 +46,17 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         s.maybe_init_producer_id().await;
         let now = Instant::now();
         s.expire(now);
-        let next = s.drain(now, &tx);
+        let next = s.drain(now);
         if s.finished() {
             break;
         }
         tokio::select! {
             _ = s.shared.wake.notified() => {}
-            Some(done) = rx.recv() => s.complete(done),
+            Some(done) = rx.recv() => s.finished_request(done),
             _ = tokio::time::sleep(next) => {}
         }
         while let Ok(done) = rx.try_recv() {
-            s.complete(done);
+            s.finished_request(done);
         }
     }
     tracing::debug!("producer sender stopped");
@@ -84,7 +76,13 @@ fn kafka_code(e: &ClientError) -> Option<ErrorCode> {
 
 impl Sender {
     fn total_in_flight(&self) -> usize {
-        self.in_flight.values().sum()
+        self.requests.total_in_flight()
+    }
+
+    fn finished_request(&mut self, done: Numbered) {
+        for d in self.requests.finished(done) {
+            self.complete(d);
+        }
     }
 
     fn finished(&self) -> bool {
@@ -176,7 +174,7 @@ impl Sender {
         let mut acc = self.shared.lock_acc();
         let mut expired = Vec::new();
         for q in acc.queues_mut() {
-            if q.in_flight {
+            if !q.in_flight.is_empty() {
                 continue;
             }
             while q.batches.front().is_some_and(|b| now.duration_since(b.created) >= limit) {
@@ -204,35 +202,26 @@ impl Sender {
     }
 
     /// Sends every ready batch whose leader has room for another request. Returns how long to sleep at most.
-    fn drain(&mut self, now: Instant, tx: &mpsc::UnboundedSender<Done>) -> Duration {
+    fn drain(&mut self, now: Instant) -> Duration {
         let cfg = self.shared.config.clone();
         let mut sleep = Duration::from_millis(100);
         if self.idempotent && (self.producer_id < 0 || self.bump_required) {
             return if self.bump_required { Duration::from_millis(10) } else { cfg.retry_backoff.max(Duration::from_millis(10)) };
         }
         let md = self.shared.cluster.metadata();
-        let mut acc = self.shared.lock_acc();
+        let shared = self.shared.clone();
+        let mut acc = shared.lock_acc();
         let all_ready = acc.flushing > 0 || acc.closing || acc.memory_waiters > 0;
         let mut by_node: BTreeMap<i32, Vec<Tp>> = BTreeMap::new();
         let mut missing_leader = false;
         for (topic, partition, q) in acc.queues() {
-            let Some(b) = q.batches.front() else { continue };
-            if q.in_flight {
-                continue;
-            }
-            if let Some(at) = b.retry_at.filter(|at| *at > now) {
-                sleep = sleep.min(at - now);
-                continue;
-            }
-            let linger_end = b.created + cfg.linger;
-            let ready = all_ready || b.sealed || q.batches.len() > 1 || b.builder.estimated_size() >= cfg.batch_size || now >= linger_end;
-            if !ready {
-                sleep = sleep.min(linger_end - now);
-                continue;
-            }
-            match md.leader(topic, partition) {
-                Some(node) => by_node.entry(node).or_default().push((topic.clone(), partition)),
-                None => missing_leader = true,
+            match sendable(q, &cfg, now, all_ready) {
+                Ok(()) => match md.leader(topic, partition) {
+                    Some(node) => by_node.entry(node).or_default().push((topic.clone(), partition)),
+                    None => missing_leader = true,
+                },
+                Err(Some(wait)) => sleep = sleep.min(wait),
+                Err(None) => {}
             }
         }
         if missing_leader {
@@ -240,69 +229,73 @@ impl Sender {
             sleep = sleep.min(cfg.retry_backoff.max(Duration::from_millis(10)));
         }
         for (node, tps) in by_node {
-            let used = self.in_flight.get(&node).copied().unwrap_or(0);
-            if used >= cfg.max_in_flight {
-                continue;
-            }
-            let mut batches = Vec::new();
-            let mut size = 0usize;
-            for tp in tps {
-                let q = acc.queue_mut(&tp).expect("partition listed above");
-                let bsize = q.batches.front().map_or(0, |b| b.size());
-                if !batches.is_empty() && size + bsize > cfg.max_request_size {
+            // Several requests per broker when its partitions have several batches ready (pipelining).
+            while self.requests.in_flight(node) < cfg.max_in_flight {
+                let batches = self.take_request(&mut acc, &cfg, &tps, now, all_ready);
+                if batches.is_empty() {
                     break;
                 }
-                let mut b = q.batches.pop_front().expect("front listed above");
-                if self.idempotent && b.seq.is_none() {
-                    let next = self.next_seq.entry(tp.clone()).or_insert(0);
-                    b.seq = Some((self.producer_id, self.epoch, *next));
-                    if let Some(built) = b.built.take() {
-                        // Built before under another epoch: only the header changes.
-                        let mut v = built.to_vec();
-                        crate::record::set_producer_fields(&mut v, self.producer_id, self.epoch, *next);
-                        b.built = Some(Bytes::from(v));
-                    }
-                    // Kafka's sequences wrap from i32::MAX to 0.
-                    *next = ((*next as i64 + b.count as i64) % (i32::MAX as i64 + 1)) as i32;
-                }
-                if b.built.is_none() {
-                    // Taken, not cloned: the batch is sealed from here on and keeps only the built bytes.
-                    let mut builder = std::mem::replace(&mut b.builder, crate::record::BatchBuilder::new(crate::record::Compression::None));
-                    if let Some((pid, epoch, seq)) = b.seq {
-                        builder = builder.producer(pid, epoch, seq);
-                    }
-                    match builder.build() {
-                        Ok(v) => b.built = Some(Bytes::from(v)),
-                        Err(e) => {
-                            if let Some((_, _, seq)) = b.seq {
-                                self.next_seq.insert(tp.clone(), seq);
-                            }
-                            let err = ClientError::Kafka { code: ErrorCode::InvalidRecord, message: Some(format!("cannot encode the batch: {e}")) };
-                            self.fail_batch(&mut acc, b, err);
-                            continue;
-                        }
-                    }
-                }
-                b.sealed = true;
-                b.attempts += 1;
-                b.retry_at = None;
-                size += b.size();
-                acc.queue_mut(&tp).expect("partition listed above").in_flight = true;
-                batches.push(b);
+                self.requests.send(node, batches);
             }
-            if batches.is_empty() {
-                continue;
-            }
-            *self.in_flight.entry(node).or_insert(0) += 1;
-            tokio::spawn(send_request(self.shared.clone(), node, batches, tx.clone()));
         }
         sleep
     }
 
-    fn complete(&mut self, done: Done) {
-        if let Some(n) = self.in_flight.get_mut(&done.node) {
-            *n = n.saturating_sub(1);
+    /// One request's worth for a broker: at most one batch of each of `tps` that can go now.
+    fn take_request(&mut self, acc: &mut Accumulator, cfg: &ProducerConfig, tps: &[Tp], now: Instant, all_ready: bool) -> Vec<Batch> {
+        let mut batches = Vec::new();
+        let mut size = 0usize;
+        for tp in tps {
+            let q = acc.queue_mut(tp).expect("partition listed by drain");
+            if sendable(q, cfg, now, all_ready).is_err() {
+                continue;
+            }
+            let bsize = q.batches.front().map_or(0, |b| b.size());
+            if !batches.is_empty() && size + bsize > cfg.max_request_size {
+                break;
+            }
+            let mut b = q.batches.pop_front().expect("sendable means a front batch");
+            if self.idempotent && b.seq.is_none() {
+                let next = self.next_seq.entry(tp.clone()).or_insert(0);
+                b.seq = Some((self.producer_id, self.epoch, *next));
+                if let Some(built) = b.built.take() {
+                    // Built before under another epoch: only the header changes.
+                    let mut v = built.to_vec();
+                    crate::record::set_producer_fields(&mut v, self.producer_id, self.epoch, *next);
+                    b.built = Some(Bytes::from(v));
+                }
+                // Kafka's sequences wrap from i32::MAX to 0.
+                *next = ((*next as i64 + b.count as i64) % (i32::MAX as i64 + 1)) as i32;
+            }
+            if b.built.is_none() {
+                // Taken, not cloned: the batch is sealed from here on and keeps only the built bytes.
+                let mut builder = std::mem::replace(&mut b.builder, crate::record::BatchBuilder::new(crate::record::Compression::None));
+                if let Some((pid, epoch, seq)) = b.seq {
+                    builder = builder.producer(pid, epoch, seq);
+                }
+                match builder.build() {
+                    Ok(v) => b.built = Some(Bytes::from(v)),
+                    Err(e) => {
+                        if let Some((_, _, seq)) = b.seq {
+                            self.next_seq.insert(tp.clone(), seq);
+                        }
+                        let err = ClientError::Kafka { code: ErrorCode::InvalidRecord, message: Some(format!("cannot encode the batch: {e}")) };
+                        self.fail_batch(acc, b, err);
+                        continue;
+                    }
+                }
+            }
+            b.sealed = true;
+            b.attempts += 1;
+            b.retry_at = None;
+            size += b.size();
+            acc.queue_mut(tp).expect("partition listed by drain").in_flight.push(b.id);
+            batches.push(b);
         }
+        batches
+    }
+
+    fn complete(&mut self, done: Done) {
         let mut responses: HashMap<(String, i32), (i16, Option<String>, i64, i64)> = HashMap::new();
         let result = match done.result {
             Ok(Some(resp)) => {
@@ -334,8 +327,10 @@ impl Sender {
     fn handle_outcome(&mut self, mut b: Batch, outcome: Result<(i64, i64), ClientError>) {
         let cfg = &self.shared.config;
         let mut acc = self.shared.lock_acc();
+        let mut earlier_pending = false;
         if let Some(q) = acc.queue_mut(&b.tp) {
-            q.in_flight = false;
+            q.in_flight.retain(|&id| id != b.id);
+            earlier_pending = q.has_earlier(b.id);
         }
         let e = match outcome {
             Ok((base, ts)) => return self.succeed_batch(&mut acc, b, base, ts),
@@ -343,7 +338,10 @@ impl Sender {
         };
         let code = kafka_code(&e);
         let sequence_error = self.idempotent && matches!(code, Some(ErrorCode::OutOfOrderSequenceNumber) | Some(ErrorCode::UnknownProducerId));
-        if sequence_error {
+        // OUT_OF_ORDER_SEQUENCE behind an earlier batch of the partition that is being retried is expected: the
+        // broker takes this one once the earlier one is in. Only a gap nothing will fill needs a new epoch.
+        let waits_for_earlier = earlier_pending && code == Some(ErrorCode::OutOfOrderSequenceNumber);
+        if sequence_error && !waits_for_earlier {
             tracing::info!(topic = %b.tp.0, partition = b.tp.1, error = %e, "sequence error: bumping the producer epoch");
             self.bump_required = true;
         }
@@ -358,14 +356,16 @@ impl Sender {
             tracing::debug!(topic = %b.tp.0, partition = b.tp.1, attempt = b.attempts, error = %e, "retrying batch");
             b.retry_at = Some(Instant::now() + cfg.retry_backoff);
             if let Some(q) = acc.queue_mut(&b.tp) {
-                q.batches.push_front(b);
+                q.requeue(b);
             }
             return;
         }
         if self.idempotent {
             if let Some((_, _, seq)) = b.seq {
-                if retriable || is_ambiguous(&e) {
-                    // Unknown whether the broker has it: only a new epoch makes later sequences safe.
+                let later_sequenced = acc.queue_mut(&b.tp).is_some_and(|q| !q.in_flight.is_empty() || q.batches.iter().any(|x| x.seq.is_some()));
+                if retriable || is_ambiguous(&e) || later_sequenced {
+                    // Unknown whether the broker has it, or later batches already carry sequences after it: only
+                    // a new epoch makes the partition's sequences safe again.
                     self.bump_required = true;
                 } else {
                     // Refused outright and the only sequenced batch of its partition: give the sequence back.
@@ -378,33 +378,21 @@ impl Sender {
     }
 }
 
-async fn send_request(shared: Arc<Shared>, node: i32, batches: Vec<Batch>, tx: mpsc::UnboundedSender<Done>) {
-    let cfg = &shared.config;
-    let acks = cfg.acks;
-    let mut topics: BTreeMap<&str, Vec<PartitionProduceData>> = BTreeMap::new();
-    for b in &batches {
-        topics.entry(&*b.tp.0).or_default().push(PartitionProduceData::default().with_index(b.tp.1).with_records(b.built.clone()));
+/// Whether the front batch of `q` goes now: Ok, or Err with how long until it may (None: when something else
+/// happens, such as an earlier request of the partition finishing).
+fn sendable(q: &PartQueue, cfg: &ProducerConfig, now: Instant, all_ready: bool) -> Result<(), Option<Duration>> {
+    let Some(b) = q.batches.front() else { return Err(None) };
+    // A retry goes alone: after the partition's requests in flight are done, so that it cannot overtake them.
+    if b.attempts > 0 && !q.in_flight.is_empty() {
+        return Err(None);
     }
-    let req = ProduceRequest::default()
-        .with_acks(acks)
-        .with_timeout_ms(cfg.request_timeout.as_millis().min(i32::MAX as u128) as i32)
-        .with_topic_data(
-            topics
-                .into_iter()
-                .map(|(t, parts)| TopicProduceData::default().with_name(TopicName(StrBytes::from_string(t.to_string()))).with_partition_data(parts))
-                .collect(),
-        );
-    let call = async {
-        let conn = shared.cluster.broker(node).await?;
-        if acks == 0 {
-            let version = conn.version(ApiKey::Produce).ok_or_else(|| ClientError::UnsupportedApi { addr: conn.addr.clone(), api: "Produce".into() })?;
-            conn.send_no_response(ApiKey::Produce, version, &req).await?;
-            return Ok(None);
-        }
-        let (resp, _): (ProduceResponse, i16) = conn.send(ApiKey::Produce, &req).await?;
-        Ok(Some(resp))
-    };
-    let timeout = cfg.request_timeout;
-    let result = tokio::time::timeout(timeout, call).await.unwrap_or(Err(ClientError::Timeout(timeout.as_millis() as u64)));
-    let _ = tx.send(Done { node, batches, result });
+    if let Some(at) = b.retry_at.filter(|at| *at > now) {
+        return Err(Some(at - now));
+    }
+    let linger_end = b.created + cfg.linger;
+    let ready = all_ready || b.sealed || q.batches.len() > 1 || b.builder.estimated_size() >= cfg.batch_size || now >= linger_end;
+    if !ready {
+        return Err(Some(linger_end - now));
+    }
+    Ok(())
 }
