@@ -445,6 +445,49 @@ fn max_in_flight_one_sends_one_request_at_a_time() {
 }
 
 #[test]
+fn try_send_hands_back_what_would_block_and_send_blocked_finishes_it() {
+    let broker = client_broker(&[]);
+    let addr = broker.bootstrap_servers();
+    create(&addr, "trying", 1);
+    // Upper counts as the interceptor: a handed-back record must not be intercepted twice.
+    let p = Producer::builder(ProducerConfig::from_pairs([("bootstrap.servers", addr.as_str()), ("linger.ms", "0")]).unwrap())
+        .interceptor(Upper)
+        .build()
+        .unwrap();
+    // The topic's metadata is not there yet: a record without a partition would wait for it.
+    let blocked = match p.try_send(ProducerRecord::new("trying").value("first"), None) {
+        Err(b) => b,
+        Ok(_) => panic!("sent without metadata"),
+    };
+    assert_eq!(p.send_blocked(blocked).wait().unwrap().offset, 0);
+    // Now it is known: no blocking, sent at once.
+    let fut = p.try_send(ProducerRecord::new("trying").value("second"), None).ok().expect("metadata is known now");
+    assert_eq!(fut.wait().unwrap().offset, 1);
+    p.close(WAIT).unwrap();
+    let batches = fetch_all(&addr, "trying", 0);
+    assert_eq!(values(&batches), vec!["FIRST", "SECOND"]);
+    let headers: Vec<usize> = batches.iter().flat_map(|(_, rs)| rs.iter().map(|r| r.headers.len())).collect();
+    assert_eq!(headers, vec![1, 1], "each record intercepted once");
+}
+
+#[test]
+fn try_send_does_not_wait_for_buffer_memory() {
+    if skip_on_external("needs auto.create.topics.enable=false") {
+        return;
+    }
+    let broker = start_broker_with(&[("auto.create.topics.enable", "false")]);
+    let addr = broker.bootstrap_servers();
+    // The partition does not exist, so nothing is ever sent and the first record keeps buffer.memory full.
+    let p = producer(&addr, &[("buffer.memory", "300"), ("max.block.ms", "100")]);
+    let _stuck = p.send(ProducerRecord::new("absent").partition(0).value(vec![0u8; 150]));
+    let blocked = match p.try_send(ProducerRecord::new("absent").partition(0).value(vec![0u8; 150]), None) {
+        Err(b) => b,
+        Ok(_) => panic!("buffer.memory is full"),
+    };
+    assert!(matches!(p.send_blocked(blocked).wait_timeout(WAIT), Some(Err(ClientError::Timeout(100)))));
+}
+
+#[test]
 fn config_errors_name_the_key() {
     let e = ProducerConfig::from_pairs([("bootstrap.servers", "127.0.0.1:1"), ("batch.size", "big")]).unwrap_err();
     assert_eq!(e.key, "batch.size");

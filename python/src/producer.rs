@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use streamlet::client::producer::{
-    DeliveryResult, PartitionChooser, Producer as CoreProducer, ProducerConfig, ProducerInterceptor, ProducerRecord as CoreRecord,
+    Callback, DeliveryResult, PartitionChooser, Producer as CoreProducer, ProducerConfig, ProducerInterceptor, ProducerRecord as CoreRecord,
 };
 use streamlet::client::ClientError;
 
@@ -158,17 +158,16 @@ impl Producer {
             timestamp,
             topic,
         };
-        let fut = match on_delivery.filter(|c| !c.is_none(py)) {
-            None => py.detach(|| self.inner.send(record)),
-            Some(callback) => {
-                let queue = self.queue.clone();
-                let (t, p) = (record.topic.clone(), partition.unwrap_or(-1));
-                py.detach(|| {
-                    self.inner.send_with_callback(record, move |result| {
-                        push(&queue, Served::Delivery { callback, topic: t, partition: p, result });
-                    })
-                })
-            }
+        let callback: Option<Callback> = on_delivery.filter(|c| !c.is_none(py)).map(|callback| {
+            let queue = self.queue.clone();
+            let (t, p) = (record.topic.clone(), partition.unwrap_or(-1));
+            Box::new(move |result| push(&queue, Served::Delivery { callback, topic: t, partition: p, result })) as Callback
+        });
+        // The GIL is released only when the send has to wait (for metadata or buffer.memory): releasing and
+        // taking it back on every send costs more than the send itself.
+        let fut = match self.inner.try_send(record, callback) {
+            Ok(fut) => fut,
+            Err(blocked) => py.detach(|| self.inner.send_blocked(blocked)),
         };
         if let Some(e) = PARTITIONER_ERROR.with(|slot| slot.borrow_mut().take()) {
             return Err(e);

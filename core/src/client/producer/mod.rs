@@ -134,6 +134,28 @@ impl Shared {
     }
 }
 
+/// A record `Producer::try_send` could not send without blocking; finish it with `Producer::send_blocked`.
+/// Interceptors have seen it already (they are not run again), and its partition is kept once chosen.
+pub struct Blocked {
+    record: ProducerRecord,
+    callback: Option<Callback>,
+    intercepted: bool,
+    partition: Option<i32>,
+}
+
+/// Why `choose_partition` gave no partition.
+enum NotChosen {
+    Failed(ClientError),
+    /// Only when blocking is not allowed: the topic's metadata is not there yet.
+    WouldBlock,
+}
+
+impl From<ClientError> for NotChosen {
+    fn from(e: ClientError) -> Self {
+        NotChosen::Failed(e)
+    }
+}
+
 /// Builds a producer with interceptors and a partitioner.
 pub struct ProducerBuilder {
     config: ProducerConfig,
@@ -236,20 +258,40 @@ impl Producer {
     /// `buffer.memory` (both bounded by `max.block.ms`). Every failure, including those detected here, is reported
     /// through the returned future (and the callback / `on_acknowledgement`), as Kafka's `send` does.
     pub fn send(&self, record: ProducerRecord) -> DeliveryFuture {
-        self.send_inner(record, None)
+        self.send_blocking(record, None)
     }
 
     /// Like `send`; `callback` runs later inside `poll` or `flush`, on the thread calling them.
     pub fn send_with_callback(&self, record: ProducerRecord, callback: impl FnOnce(DeliveryResult) + Send + 'static) -> DeliveryFuture {
-        self.send_inner(record, Some(Box::new(callback)))
+        self.send_blocking(record, Some(Box::new(callback)))
     }
 
-    fn send_inner(&self, record: ProducerRecord, callback: Option<Callback>) -> DeliveryFuture {
+    /// Like `send` (with an optional callback), but never blocks: a record that would have to wait for its
+    /// topic's metadata or for `buffer.memory` comes back as [`Blocked`], to be finished with `send_blocked`,
+    /// for example once the caller has released a lock it must not block under (the Python binding's GIL).
+    pub fn try_send(&self, record: ProducerRecord, callback: Option<Callback>) -> Result<DeliveryFuture, Blocked> {
+        self.send_inner(Blocked { record, callback, intercepted: false, partition: None }, false)
+    }
+
+    /// Finishes a send that `try_send` handed back, blocking as `send` does.
+    pub fn send_blocked(&self, blocked: Blocked) -> DeliveryFuture {
+        match self.send_inner(blocked, true) {
+            Ok(fut) => fut,
+            Err(_) => unreachable!("a send that may block is never handed back"),
+        }
+    }
+
+    fn send_blocking(&self, record: ProducerRecord, callback: Option<Callback>) -> DeliveryFuture {
+        self.send_blocked(Blocked { record, callback, intercepted: false, partition: None })
+    }
+
+    fn send_inner(&self, send: Blocked, may_block: bool) -> Result<DeliveryFuture, Blocked> {
         let cfg = &self.shared.config;
         let host = &self.shared.host;
-        let record = if self.interceptors.is_empty() { record } else { self.interceptors.on_send(record) };
+        let Blocked { record, callback, intercepted, partition: chosen } = send;
+        let mut record = if self.interceptors.is_empty() || intercepted { record } else { self.interceptors.on_send(record) };
         if self.closed.load(Ordering::Acquire) {
-            return host.fail_now(ClientError::Closed, callback);
+            return Ok(host.fail_now(ClientError::Closed, callback));
         }
         let size = record_size(&record);
         let serialized = size + HEADER_SIZE;
@@ -259,18 +301,24 @@ impl Producer {
                 code: ErrorCode::MessageTooLarge,
                 message: Some(format!("the record is {serialized} bytes when serialized, which is larger than {limit}, the value of {key}")),
             };
-            return host.fail_now(e, callback);
+            return Ok(host.fail_now(e, callback));
         }
-        let timestamp = record.timestamp.unwrap_or_else(now_ms);
+        // Kept in the record in case it is handed back: the send time stays the first attempt's.
+        let timestamp = *record.timestamp.get_or_insert_with(now_ms);
         // max.block.ms bounds all the blocking below together; the clock is read only once blocking starts.
         let mut deadline = None;
-        let partition = match self.choose_partition(&record, &mut deadline) {
+        let partition = match chosen.map_or_else(|| self.choose_partition(&record, &mut deadline, may_block), Ok) {
             Ok(p) => p,
-            Err(e) => return host.fail_now(e, callback),
+            Err(NotChosen::Failed(e)) => return Ok(host.fail_now(e, callback)),
+            Err(NotChosen::WouldBlock) => return Err(Blocked { record, callback, intercepted: true, partition: None }),
         };
 
         let mut acc = self.shared.lock_acc();
         if acc.used + size > cfg.buffer_memory {
+            if !may_block {
+                drop(acc);
+                return Err(Blocked { record, callback, intercepted: true, partition: Some(partition) });
+            }
             let deadline = *deadline.get_or_insert_with(|| Instant::now() + cfg.max_block);
             acc.memory_waiters += 1;
             self.shared.wake.notify_one();
@@ -281,12 +329,12 @@ impl Producer {
             acc.memory_waiters -= 1;
             if acc.closing {
                 drop(acc);
-                return host.fail_now(ClientError::Closed, callback);
+                return Ok(host.fail_now(ClientError::Closed, callback));
             }
             if acc.used + size > cfg.buffer_memory {
                 drop(acc);
                 tracing::debug!(topic = %record.topic, "buffer.memory exhausted for max.block.ms");
-                return host.fail_now(ClientError::Timeout(cfg.max_block.as_millis() as u64), callback);
+                return Ok(host.fail_now(ClientError::Timeout(cfg.max_block.as_millis() as u64), callback));
             }
         }
         let rec = Appended { key: record.key.as_deref(), value: record.value.as_deref(), headers: &record.headers, timestamp, size, callback };
@@ -297,15 +345,15 @@ impl Producer {
         if wake {
             self.shared.wake.notify_one();
         }
-        fut
+        Ok(fut)
     }
 
     /// Explicit partitions are taken as given (an unknown topic then fails in the sender after
     /// `delivery.timeout.ms`); otherwise waits for the topic's metadata up to `max.block.ms`.
-    fn choose_partition(&self, record: &ProducerRecord, deadline: &mut Option<Instant>) -> Result<i32, ClientError> {
+    fn choose_partition(&self, record: &ProducerRecord, deadline: &mut Option<Instant>, may_block: bool) -> Result<i32, NotChosen> {
         let topic = &record.topic;
         if topic.is_empty() {
-            return Err(ClientError::Kafka { code: ErrorCode::InvalidTopicException, message: Some("the topic name is empty".into()) });
+            return Err(NotChosen::Failed(ClientError::Kafka { code: ErrorCode::InvalidTopicException, message: Some("the topic name is empty".into()) }));
         }
         let mut md = self.shared.cluster.metadata();
         // Metadata is only ever fetched for this producer's topics: a topic in it is known already.
@@ -319,10 +367,11 @@ impl Producer {
                     return Err(ClientError::Kafka {
                         code: ErrorCode::UnknownTopicOrPartition,
                         message: Some(format!("partition {p} of topic {topic} does not exist (the topic has {n})")),
-                    });
+                    }
+                    .into());
                 }
             } else if p < 0 {
-                return Err(ClientError::Kafka { code: ErrorCode::UnknownTopicOrPartition, message: Some(format!("invalid partition {p}")) });
+                return Err(ClientError::Kafka { code: ErrorCode::UnknownTopicOrPartition, message: Some(format!("invalid partition {p}")) }.into());
             }
             return Ok(p);
         }
@@ -335,16 +384,19 @@ impl Producer {
                 let p = catch_unwind(AssertUnwindSafe(|| self.chooser.partition(topic, key, value, n, available)))
                     .map_err(|_| ClientError::Kafka { code: ErrorCode::Unknown(-1), message: Some("the partitioner panicked".into()) })?;
                 if !(0..n).contains(&p) {
-                    return Err(ClientError::Kafka { code: ErrorCode::UnknownTopicOrPartition, message: Some(format!("the partitioner chose {p} of {n} partitions")) });
+                    return Err(ClientError::Kafka { code: ErrorCode::UnknownTopicOrPartition, message: Some(format!("the partitioner chose {p} of {n} partitions")) }.into());
                 }
                 return Ok(p);
             }
             let version = *self.shared.metadata_version.lock().unwrap_or_else(|e| e.into_inner());
             self.shared.need_metadata.store(true, Ordering::Release);
             self.shared.wake.notify_one();
+            if !may_block {
+                return Err(NotChosen::WouldBlock);
+            }
             let deadline = *deadline.get_or_insert_with(|| Instant::now() + self.shared.config.max_block);
             let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else {
-                return Err(ClientError::Timeout(self.shared.config.max_block.as_millis() as u64));
+                return Err(ClientError::Timeout(self.shared.config.max_block.as_millis() as u64).into());
             };
             let guard = self.shared.metadata_version.lock().unwrap_or_else(|e| e.into_inner());
             if *guard == version {
