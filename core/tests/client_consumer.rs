@@ -700,3 +700,25 @@ fn pattern_subscription_matches_whole_names_and_picks_up_new_topics() {
     assert!(!c.assignment().iter().any(|(t, _)| t == "xpat-a" || t.starts_with("__")));
     c.close().unwrap();
 }
+
+#[test]
+fn a_partition_at_its_end_does_not_hold_up_the_others() {
+    let broker = broker();
+    // Partition 0 stays empty; partition 1 gets 30 batches, each larger than max.partition.fetch.bytes, so
+    // every fetch brings one batch and fills partition 1's buffer.
+    setup(&broker, "ends", 2, 0);
+    for i in 0..30 {
+        produce(&broker, "ends", 1, i * 40, 40, Compression::None);
+    }
+    // A broker parks a request whose partitions have nothing new for fetch.max.wait.ms: asking for partition 0
+    // alone while partition 1 drains would cost up to 2 s per batch (a minute here).
+    let c = consumer(&broker, &[("fetch.max.wait.ms", "2000"), ("max.partition.fetch.bytes", "1000"), ("max.poll.records", "10")]);
+    c.assign(&[tp("ends", 0), tp("ends", 1)]).unwrap();
+    let start = Instant::now();
+    let got = poll_n(&c, 1200);
+    assert_eq!(got.iter().map(|r| r.offset).collect::<Vec<_>>(), (0..1200).collect::<Vec<_>>());
+    assert!(start.elapsed() < Duration::from_secs(15), "1200 records took {:?}: fetches waited on the empty partition", start.elapsed());
+    // Partition 0 is still fetched (long-polled) once partition 1 is done too: a new record there arrives.
+    produce(&broker, "ends", 0, 0, 1, Compression::None);
+    assert_eq!(poll_n(&c, 1)[0].partition, 0);
+}

@@ -10,7 +10,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::{ConsumerError, ConsumerRecord, IsolationLevel, Pos, Shared, TopicPartition};
+use super::{ConsumerError, ConsumerRecord, IsolationLevel, PartState, Pos, Shared, TopicPartition};
 use crate::client::error::ClientError;
 use crate::record::{batches, records, TimestampType};
 
@@ -34,24 +34,38 @@ fn isolation(shared: &Shared) -> i8 {
     }
 }
 
-/// The fetch loop: fetches every assigned, unpaused partition with a known position and an empty buffer.
+/// The fetch loop: fetches every assigned, unpaused partition with a known position that holds less than
+/// `max.partition.fetch.bytes` of fetched records, so that the next records are there before `poll` needs them.
+///
+/// A broker holds a request up to `fetch.max.wait.ms` when none of its partitions has new data, and answers a
+/// connection's requests in order. So partitions that are at their end are not asked for alone while another
+/// partition's buffer is full: that one would run dry behind the parked request. They wait until the full one
+/// can be topped up and go in the same request, which the full one's data answers at once.
 pub(crate) async fn run(shared: Arc<Shared>) {
+    let top_up = shared.cfg.max_partition_fetch_bytes.max(0) as usize;
     loop {
         if shared.is_closed() {
             return;
         }
         let wanted: Vec<(TopicPartition, i64, u64)> = {
             let mut st = shared.lock();
-            st.parts
-                .iter_mut()
-                .filter_map(|(tp, ps)| match ps.pos {
-                    Pos::At(o) if !ps.paused && ps.buf.is_empty() && !ps.inflight => {
+            let fetchable = |ps: &PartState| ps.fetch_offset().is_some() && !ps.paused && !ps.inflight;
+            let full = st.parts.values().any(|ps| fetchable(ps) && ps.buffered >= top_up);
+            let due: Vec<&TopicPartition> = st.parts.iter().filter(|(_, ps)| fetchable(ps) && ps.buffered < top_up).map(|(tp, _)| tp).collect();
+            let only_caught_up = due.iter().all(|tp| st.parts[*tp].caught_up);
+            if full && only_caught_up {
+                Vec::new()
+            } else {
+                let due: Vec<TopicPartition> = due.into_iter().cloned().collect();
+                due.into_iter()
+                    .map(|tp| {
+                        let ps = st.parts.get_mut(&tp).expect("listed above");
                         ps.inflight = true;
-                        Some((tp.clone(), o, ps.epoch))
-                    }
-                    _ => None,
-                })
-                .collect()
+                        let o = ps.fetch_offset().expect("fetchable");
+                        (tp, o, ps.epoch)
+                    })
+                    .collect()
+            }
         };
         if wanted.is_empty() {
             let _ = tokio::time::timeout(Duration::from_millis(200), shared.fetch_wake.notified()).await;
@@ -161,9 +175,9 @@ async fn fetch_one(shared: &Shared, leader: i32, parts: &[(TopicPartition, i64, 
             let Some((offset, epoch)) = asked.get(&tp).copied() else { continue };
             if p.error_code == OFFSET_OUT_OF_RANGE {
                 let mut st = shared.lock();
-                if let Some(ps) = st.parts.get_mut(&tp).filter(|ps| ps.epoch == epoch && ps.pos == Pos::At(offset)) {
+                if let Some(ps) = st.parts.get_mut(&tp).filter(|ps| ps.epoch == epoch && ps.fetch_offset() == Some(offset)) {
                     tracing::info!("fetch offset {offset} of {}-{} is out of range; resetting", tp.0, tp.1);
-                    ps.pos = Pos::Reset(None);
+                    ps.restart(Pos::Reset(None));
                     delivered = true;
                 }
                 continue;
@@ -175,10 +189,13 @@ async fn fetch_one(shared: &Shared, leader: i32, parts: &[(TopicPartition, i64, 
                 }
                 continue;
             }
-            let Some(bytes) = p.records else { continue };
-            if bytes.is_empty() {
+            let Some(bytes) = p.records.filter(|b| !b.is_empty()) else {
+                let mut st = shared.lock();
+                if let Some(ps) = st.parts.get_mut(&tp).filter(|ps| ps.epoch == epoch && ps.fetch_offset() == Some(offset)) {
+                    ps.caught_up = true;
+                }
                 continue;
-            }
+            };
             let aborted: Vec<(i64, i64)> = if shared.cfg.isolation_level == IsolationLevel::ReadCommitted {
                 let mut a: Vec<(i64, i64)> = p.aborted_transactions.unwrap_or_default().iter().map(|a| (a.first_offset, a.producer_id.0)).collect();
                 a.sort();
@@ -189,16 +206,20 @@ async fn fetch_one(shared: &Shared, leader: i32, parts: &[(TopicPartition, i64, 
             match decode(&tp, bytes, offset, &aborted) {
                 Ok((recs, next)) => {
                     let mut st = shared.lock();
-                    let Some(ps) = st.parts.get_mut(&tp).filter(|ps| ps.epoch == epoch && ps.pos == Pos::At(offset) && ps.buf.is_empty()) else {
+                    let Some(ps) = st.parts.get_mut(&tp).filter(|ps| ps.epoch == epoch && ps.fetch_offset() == Some(offset)) else {
                         continue;
                     };
+                    ps.caught_up = false;
                     if recs.is_empty() {
                         // Only control batches, aborted data or records below the position: skip past them.
                         if next > offset {
-                            ps.pos = Pos::At(next);
+                            ps.fetch_next = Some(next);
+                            if ps.buf.is_empty() {
+                                ps.pos = Pos::At(next);
+                            }
                         }
                     } else {
-                        ps.buf.extend(recs);
+                        ps.push(recs, next);
                         delivered = true;
                     }
                 }

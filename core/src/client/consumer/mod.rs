@@ -103,18 +103,61 @@ pub(crate) enum Pos {
 }
 
 pub(crate) struct PartState {
+    /// The next record `poll` returns.
     pub pos: Pos,
+    /// Fetched records from `pos` on, not yet returned.
     pub buf: VecDeque<ConsumerRecord>,
+    /// Approximate bytes in `buf` (the fetcher tops a partition up while it holds less than
+    /// `max.partition.fetch.bytes`, so that the next records are there before `poll` needs them).
+    pub buffered: usize,
+    /// Where the next fetch starts: after the last batch fetched, None when `buf` came from nowhere yet.
+    pub fetch_next: Option<i64>,
     pub paused: bool,
     /// Changes on every seek and reset, so that a fetch started before it is dropped.
     pub epoch: u64,
     pub inflight: bool,
+    /// The last fetch found nothing new: the partition is at its end.
+    pub caught_up: bool,
 }
 
 impl PartState {
     fn new() -> Self {
-        PartState { pos: Pos::Unknown, buf: VecDeque::new(), paused: false, epoch: 0, inflight: false }
+        PartState { pos: Pos::Unknown, buf: VecDeque::new(), buffered: 0, fetch_next: None, paused: false, epoch: 0, inflight: false, caught_up: false }
     }
+
+    /// The offset the next fetch of this partition asks for (None while the position is not known).
+    pub fn fetch_offset(&self) -> Option<i64> {
+        match self.pos {
+            Pos::At(o) => Some(self.fetch_next.unwrap_or(o)),
+            _ => None,
+        }
+    }
+
+    /// Moves to `pos`, dropping what was fetched.
+    pub fn restart(&mut self, pos: Pos) {
+        self.pos = pos;
+        self.buf.clear();
+        self.buffered = 0;
+        self.fetch_next = None;
+        self.caught_up = false;
+    }
+
+    pub fn push(&mut self, recs: Vec<ConsumerRecord>, next: i64) {
+        self.buffered += recs.iter().map(buffered_size).sum::<usize>();
+        self.buf.extend(recs);
+        self.fetch_next = Some(next);
+    }
+
+    fn pop(&mut self) -> Option<ConsumerRecord> {
+        let r = self.buf.pop_front()?;
+        self.buffered = self.buffered.saturating_sub(buffered_size(&r));
+        Some(r)
+    }
+}
+
+/// A record's share of a partition's buffer: its key and value, and a fixed overhead for the rest.
+fn buffered_size(r: &ConsumerRecord) -> usize {
+    64 + r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -496,7 +539,8 @@ impl Consumer {
         }
         let start = st.drain_start % n;
         st.drain_start = st.drain_start.wrapping_add(1);
-        let mut emptied = false;
+        let mut room = false;
+        let top_up = self.shared.cfg.max_partition_fetch_bytes.max(0) as usize;
         let (front, back): (Vec<_>, Vec<_>) = st.parts.iter_mut().enumerate().partition(|(i, _)| *i >= start);
         for (_, (_, ps)) in front.into_iter().chain(back) {
             if out.len() >= max {
@@ -508,7 +552,7 @@ impl Consumer {
             let Pos::At(pos) = ps.pos else { continue };
             let mut next = pos;
             while out.len() < max {
-                let Some(r) = ps.buf.pop_front() else { break };
+                let Some(r) = ps.pop() else { break };
                 if r.offset < next {
                     continue;
                 }
@@ -516,10 +560,10 @@ impl Consumer {
                 out.push(r);
             }
             ps.pos = Pos::At(next);
-            emptied |= ps.buf.is_empty();
+            room |= !ps.inflight && ps.buffered < top_up;
         }
         drop(st);
-        if emptied {
+        if room {
             self.shared.fetch_wake.notify_one();
         }
         out
@@ -792,8 +836,7 @@ impl Consumer {
         let Some(ps) = st.parts.get_mut(tp) else {
             return Err(ConsumerError::IllegalState(format!("{}-{} is not assigned to this consumer", tp.0, tp.1)));
         };
-        ps.pos = pos;
-        ps.buf.clear();
+        ps.restart(pos);
         ps.epoch = epoch;
         drop(st);
         self.shared.fetch_wake.notify_one();
