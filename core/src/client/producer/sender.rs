@@ -203,19 +203,19 @@ impl Sender {
 
     /// Sends every ready batch whose leader has room for another request. Returns how long to sleep at most.
     fn drain(&mut self, now: Instant) -> Duration {
-        let cfg = self.shared.config.clone();
+        let shared = self.shared.clone();
+        let cfg = &shared.config;
         let mut sleep = Duration::from_millis(100);
         if self.idempotent && (self.producer_id < 0 || self.bump_required) {
             return if self.bump_required { Duration::from_millis(10) } else { cfg.retry_backoff.max(Duration::from_millis(10)) };
         }
         let md = self.shared.cluster.metadata();
-        let shared = self.shared.clone();
         let mut acc = shared.lock_acc();
         let all_ready = acc.flushing > 0 || acc.closing || acc.memory_waiters > 0;
         let mut by_node: BTreeMap<i32, Vec<Tp>> = BTreeMap::new();
         let mut missing_leader = false;
         for (topic, partition, q) in acc.queues() {
-            match sendable(q, &cfg, now, all_ready) {
+            match sendable(q, cfg, now, all_ready) {
                 Ok(()) => match md.leader(topic, partition) {
                     Some(node) => by_node.entry(node).or_default().push((topic.clone(), partition)),
                     None => missing_leader = true,
@@ -231,7 +231,7 @@ impl Sender {
         for (node, tps) in by_node {
             // Several requests per broker when its partitions have several batches ready (pipelining).
             while self.requests.in_flight(node) < cfg.max_in_flight {
-                let batches = self.take_request(&mut acc, &cfg, &tps, now, all_ready);
+                let batches = self.take_request(&mut acc, cfg, &tps, now, all_ready);
                 if batches.is_empty() {
                     break;
                 }
@@ -296,27 +296,21 @@ impl Sender {
     }
 
     fn complete(&mut self, done: Done) {
-        let mut responses: HashMap<(String, i32), (i16, Option<String>, i64, i64)> = HashMap::new();
-        let result = match done.result {
-            Ok(Some(resp)) => {
-                for t in resp.responses {
-                    for p in t.partition_responses {
-                        responses.insert((t.name.to_string(), p.index), (p.error_code, p.error_message.map(|m| m.to_string()), p.base_offset, p.log_append_time_ms));
-                    }
-                }
-                Ok(true)
-            }
-            Ok(None) => Ok(false),
-            Err(e) => Err(e),
-        };
         for b in done.batches {
-            let outcome: Result<(i64, i64), ClientError> = match &result {
+            let outcome: Result<(i64, i64), ClientError> = match &done.result {
                 Err(e) => Err(e.clone()),
-                Ok(false) => Ok((-1, -1)),
-                Ok(true) => match responses.remove(&(b.tp.0.to_string(), b.tp.1)) {
+                Ok(None) => Ok((-1, -1)),
+                // A request holds a handful of partitions: a linear search beats building a map.
+                Ok(Some(resp)) => match resp
+                    .responses
+                    .iter()
+                    .filter(|t| t.name.as_str() == &*b.tp.0)
+                    .flat_map(|t| t.partition_responses.iter())
+                    .find(|p| p.index == b.tp.1)
+                {
                     None => Err(ClientError::Protocol { addr: format!("broker {}", done.node), reason: format!("no response for {}-{}", b.tp.0, b.tp.1) }),
-                    Some((code, _, base, ts)) if code == 0 || code == ErrorCode::DuplicateSequenceNumber.code() => Ok((base, ts)),
-                    Some((code, msg, _, _)) => Err(ClientError::kafka(code, msg).expect("non-zero code")),
+                    Some(p) if p.error_code == 0 || p.error_code == ErrorCode::DuplicateSequenceNumber.code() => Ok((p.base_offset, p.log_append_time_ms)),
+                    Some(p) => Err(ClientError::kafka(p.error_code, p.error_message.as_ref().map(|m| m.to_string())).expect("non-zero code")),
                 },
             };
             self.handle_outcome(b, outcome);
