@@ -76,6 +76,11 @@ fn run_inner(args: &ProduceArgs) -> ToolResult {
     let payload: Bytes = (0..args.record_size).map(|i| b'A' + ((i * 7919 + 13) % 26) as u8).collect::<Vec<u8>>().into();
     let shared = Arc::new(Mutex::new(Shared { stats: Stats::new(args.num_records, "sent"), failures: 0, first_error: None }));
     let every = Duration::from_millis(args.reporting_interval);
+    let progress = |shared: &Mutex<Shared>| {
+        if let Some(l) = shared.lock().unwrap_or_else(|e| e.into_inner()).stats.progress(every) {
+            println!("{l}");
+        }
+    };
     let topic: Arc<str> = args.topic.as_str().into();
     let start = Instant::now();
     let mut sent = 0u64;
@@ -85,6 +90,7 @@ fn run_inner(args: &ProduceArgs) -> ToolResult {
             let now = Instant::now();
             if due > now {
                 producer.poll(due - now);
+                progress(&shared);
                 continue;
             }
         }
@@ -110,12 +116,12 @@ fn run_inner(args: &ProduceArgs) -> ToolResult {
             }
         }
         sent += 1;
-        // Callbacks are served in runs, as librdkafka's perf tool polls every 1024 messages.
-        if sent % 1024 == 0 {
+        // Callbacks are served (and latencies taken) in runs of 64 sends; the progress clock is read every 1024.
+        if sent % 64 == 0 {
             producer.poll(Duration::ZERO);
-            if let Some(l) = shared.lock().unwrap_or_else(|e| e.into_inner()).stats.progress(every) {
-                println!("{l}");
-            }
+        }
+        if sent % 1024 == 0 {
+            progress(&shared);
         }
     }
     let wait = producer.config().delivery_timeout + Duration::from_secs(5);
