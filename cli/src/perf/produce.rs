@@ -116,11 +116,13 @@ fn run_inner(args: &ProduceArgs) -> ToolResult {
             }
         }
         sent += 1;
-        // Callbacks are served (and latencies taken) in runs of 64 sends; the progress clock is read every 1024.
-        if sent % 64 == 0 {
+        // Unthrottled, callbacks are served (and latencies taken) in runs of 64 sends and the progress clock is
+        // read every 1024; a throttled run has time for both after every send.
+        let throttled = args.throughput > 0.0;
+        if throttled || sent % 64 == 0 {
             producer.poll(Duration::ZERO);
         }
-        if sent % 1024 == 0 {
+        if throttled || sent % 1024 == 0 {
             progress(&shared);
         }
     }
