@@ -223,7 +223,10 @@ class KafkaBroker(_Broker):
         return cfg
 
     def _format(self, cfg: Path) -> None:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        # As Kafka's Uuid.randomUuid(): an id starting with "-" would read as an option on the command line.
+        cluster_id = "-"
+        while cluster_id.startswith("-"):
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         out = subprocess.run(self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(cfg),
                                         "--ignore-formatted"),
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
