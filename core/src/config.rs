@@ -346,12 +346,13 @@ pub const TOPIC_CONFIG_KEYS: &[(&str, &str)] = &[
     ("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms"),
 ];
 
-/// Applies per-topic overrides to the broker defaults. Unknown topic keys are refused (as Kafka does on
-/// CreateTopics), because a typo there would silently change nothing.
+/// Whether `key` is a topic-level configuration Streamlet knows.
 pub fn is_topic_config_key(key: &str) -> bool {
     TOPIC_CONFIG_KEYS.iter().any(|(k, _)| *k == key)
 }
 
+/// Applies per-topic overrides to the broker defaults. Unknown topic keys are refused (as Kafka does on
+/// CreateTopics), because a typo there would silently change nothing.
 pub fn topic_log_config(defaults: &LogConfig, topic_props: &Props) -> Result<LogConfig, ConfigError> {
     for (key, value) in topic_props {
         if !is_topic_config_key(key) {

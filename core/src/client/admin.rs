@@ -576,7 +576,7 @@ impl Admin {
 
     async fn group_offsets(&self, group: &str) -> Result<BTreeMap<PartitionKey, i64>, ClientError> {
         self.with_coordinator(group, |conn| async move {
-            let v = conn.version(ApiKey::OffsetFetch).ok_or_else(|| ClientError::UnsupportedApi { addr: conn.addr.clone(), api: "OffsetFetch".into() })?;
+            let v = conn.negotiated(ApiKey::OffsetFetch)?;
             let mut out = BTreeMap::new();
             if v >= 8 {
                 let req = OffsetFetchRequest::default()

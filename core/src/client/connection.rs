@@ -97,13 +97,18 @@ impl Connection {
         self.versions.get(&(api as i16)).copied()
     }
 
+    /// The version to use for `api`, or UnsupportedApi naming the broker.
+    pub fn negotiated(&self, api: ApiKey) -> Result<i16, ClientError> {
+        self.version(api).ok_or_else(|| ClientError::UnsupportedApi { addr: self.addr.clone(), api: format!("{api:?}") })
+    }
+
     /// Sends at the negotiated version; returns the response and the version used.
     pub async fn send<Req, Resp>(&self, api: ApiKey, req: &Req) -> Result<(Resp, i16), ClientError>
     where
         Req: Encodable + HeaderVersion,
         Resp: Decodable + HeaderVersion + Send + 'static,
     {
-        let version = self.version(api).ok_or_else(|| ClientError::UnsupportedApi { addr: self.addr.clone(), api: format!("{api:?}") })?;
+        let version = self.negotiated(api)?;
         Ok((self.send_versioned(api, version, req).await?, version))
     }
 
@@ -123,7 +128,7 @@ impl Connection {
         Req: Encodable + HeaderVersion,
         Resp: Decodable + HeaderVersion + Send + 'static,
     {
-        let version = self.version(api).ok_or_else(|| ClientError::UnsupportedApi { addr: self.addr.clone(), api: format!("{api:?}") })?;
+        let version = self.negotiated(api)?;
         self.start_versioned(api, version, req).await
     }
 

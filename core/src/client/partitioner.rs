@@ -173,15 +173,25 @@ impl StickyPartitioner {
     /// count shrank below it). Panics if `partition_count <= 0`.
     pub fn partition(&self, topic: &str, partition_count: i32) -> i32 {
         assert!(partition_count > 0, "partition_count must be positive, got {partition_count}");
-        let mut topics = self.topics.lock().unwrap();
-        if let Some(s) = topics.get(topic) {
-            if s.partition < partition_count {
-                return s.partition;
-            }
+        self.current(&mut self.topics.lock().unwrap(), topic, partition_count).partition
+    }
+
+    /// `topic`'s state, with a new random partition on first use or when the partition count shrank below it.
+    fn current<'a>(&self, topics: &'a mut HashMap<String, StickyState>, topic: &str, partition_count: i32) -> &'a mut StickyState {
+        if !topics.get(topic).is_some_and(|s| s.partition < partition_count) {
+            let partition = self.next_partition(partition_count, None);
+            topics.insert(topic.to_string(), StickyState { partition, produced_bytes: 0 });
         }
-        let partition = self.next_partition(partition_count, None);
-        topics.insert(topic.to_string(), StickyState { partition, produced_bytes: 0 });
-        partition
+        topics.get_mut(topic).expect("ensured above")
+    }
+
+    /// KIP-794's byte count: switches once `limit` bytes went to the current partition.
+    fn account(&self, s: &mut StickyState, appended_bytes: usize, limit: usize, partition_count: i32) {
+        s.produced_bytes = s.produced_bytes.saturating_add(appended_bytes);
+        if s.produced_bytes >= limit {
+            let next = self.next_partition(partition_count, Some(s.partition));
+            *s = StickyState { partition: next, produced_bytes: 0 };
+        }
     }
 
     /// `partition` then `on_append(.., enable_switch = true)` in one step (one lock and one lookup per record):
@@ -189,20 +199,9 @@ impl StickyPartitioner {
     pub fn partition_and_append(&self, topic: &str, appended_bytes: usize, partition_count: i32) -> i32 {
         assert!(partition_count > 0, "partition_count must be positive, got {partition_count}");
         let mut topics = self.topics.lock().unwrap();
-        let s = match topics.get_mut(topic) {
-            Some(s) if s.partition < partition_count => s,
-            _ => {
-                let partition = self.next_partition(partition_count, None);
-                topics.insert(topic.to_string(), StickyState { partition, produced_bytes: 0 });
-                topics.get_mut(topic).expect("inserted above")
-            }
-        };
+        let s = self.current(&mut topics, topic, partition_count);
         let partition = s.partition;
-        s.produced_bytes = s.produced_bytes.saturating_add(appended_bytes);
-        if s.produced_bytes >= self.sticky_batch_size {
-            let next = self.next_partition(partition_count, Some(partition));
-            *s = StickyState { partition: next, produced_bytes: 0 };
-        }
+        self.account(s, appended_bytes, self.sticky_batch_size, partition_count);
         partition
     }
 
@@ -242,14 +241,8 @@ impl StickyPartitioner {
         if s.partition != partition {
             return;
         }
-        s.produced_bytes = s.produced_bytes.saturating_add(appended_bytes);
-        let produced = s.produced_bytes;
-        if (produced >= self.sticky_batch_size && enable_switch)
-            || produced >= self.sticky_batch_size.saturating_mul(2)
-        {
-            let next = self.next_partition(partition_count, Some(partition));
-            *s = StickyState { partition: next, produced_bytes: 0 };
-        }
+        let limit = if enable_switch { self.sticky_batch_size } else { self.sticky_batch_size.saturating_mul(2) };
+        self.account(s, appended_bytes, limit, partition_count);
     }
 }
 

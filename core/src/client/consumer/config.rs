@@ -263,4 +263,9 @@ impl ConsumerConfig {
     pub fn is_known_key(key: &str) -> bool {
         KNOWN_KEYS.contains(&key)
     }
+
+    /// The fetcher tops a partition up while it holds fewer fetched bytes than this (`max.partition.fetch.bytes`).
+    pub(crate) fn top_up_bytes(&self) -> usize {
+        self.max_partition_fetch_bytes.max(0) as usize
+    }
 }

@@ -42,7 +42,7 @@ fn isolation(shared: &Shared) -> i8 {
 /// partition's buffer is full: that one would run dry behind the parked request. They wait until the full one
 /// can be topped up and go in the same request, which the full one's data answers at once.
 pub(crate) async fn run(shared: Arc<Shared>) {
-    let top_up = shared.cfg.max_partition_fetch_bytes.max(0) as usize;
+    let top_up = shared.cfg.top_up_bytes();
     loop {
         if shared.is_closed() {
             return;
@@ -51,18 +51,16 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             let mut st = shared.lock();
             let fetchable = |ps: &PartState| ps.fetch_offset().is_some() && !ps.paused && !ps.inflight;
             let full = st.parts.values().any(|ps| fetchable(ps) && ps.buffered >= top_up);
-            let due: Vec<&TopicPartition> = st.parts.iter().filter(|(_, ps)| fetchable(ps) && ps.buffered < top_up).map(|(tp, _)| tp).collect();
-            let only_caught_up = due.iter().all(|tp| st.parts[*tp].caught_up);
-            if full && only_caught_up {
+            let due = |ps: &PartState| fetchable(ps) && ps.buffered < top_up;
+            if full && st.parts.values().filter(|ps| due(ps)).all(|ps| ps.caught_up) {
                 Vec::new()
             } else {
-                let due: Vec<TopicPartition> = due.into_iter().cloned().collect();
-                due.into_iter()
-                    .map(|tp| {
-                        let ps = st.parts.get_mut(&tp).expect("listed above");
+                st.parts
+                    .iter_mut()
+                    .filter(|(_, ps)| due(ps))
+                    .map(|(tp, ps)| {
                         ps.inflight = true;
-                        let o = ps.fetch_offset().expect("fetchable");
-                        (tp, o, ps.epoch)
+                        (tp.clone(), ps.fetch_offset().expect("fetchable"), ps.epoch)
                     })
                     .collect()
             }
@@ -175,7 +173,7 @@ async fn fetch_one(shared: &Shared, leader: i32, parts: &[(TopicPartition, i64, 
             let Some((offset, epoch)) = asked.get(&tp).copied() else { continue };
             if p.error_code == OFFSET_OUT_OF_RANGE {
                 let mut st = shared.lock();
-                if let Some(ps) = st.parts.get_mut(&tp).filter(|ps| ps.epoch == epoch && ps.fetch_offset() == Some(offset)) {
+                if let Some(ps) = st.parts.get_mut(&tp).filter(|ps| ps.answers(epoch, offset)) {
                     tracing::info!("fetch offset {offset} of {}-{} is out of range; resetting", tp.0, tp.1);
                     ps.restart(Pos::Reset(None));
                     delivered = true;
@@ -191,7 +189,7 @@ async fn fetch_one(shared: &Shared, leader: i32, parts: &[(TopicPartition, i64, 
             }
             let Some(bytes) = p.records.filter(|b| !b.is_empty()) else {
                 let mut st = shared.lock();
-                if let Some(ps) = st.parts.get_mut(&tp).filter(|ps| ps.epoch == epoch && ps.fetch_offset() == Some(offset)) {
+                if let Some(ps) = st.parts.get_mut(&tp).filter(|ps| ps.answers(epoch, offset)) {
                     ps.caught_up = true;
                 }
                 continue;
@@ -206,7 +204,7 @@ async fn fetch_one(shared: &Shared, leader: i32, parts: &[(TopicPartition, i64, 
             match decode(&tp, bytes, offset, &aborted) {
                 Ok((recs, next)) => {
                     let mut st = shared.lock();
-                    let Some(ps) = st.parts.get_mut(&tp).filter(|ps| ps.epoch == epoch && ps.fetch_offset() == Some(offset)) else {
+                    let Some(ps) = st.parts.get_mut(&tp).filter(|ps| ps.answers(epoch, offset)) else {
                         continue;
                     };
                     ps.caught_up = false;

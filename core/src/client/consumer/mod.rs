@@ -133,6 +133,12 @@ impl PartState {
         }
     }
 
+    /// Whether a fetch started at `offset` under `epoch` is still what this partition waits for (no seek,
+    /// reset or other fetch since).
+    pub fn answers(&self, epoch: u64, offset: i64) -> bool {
+        self.epoch == epoch && self.fetch_offset() == Some(offset)
+    }
+
     /// Moves to `pos`, dropping what was fetched.
     pub fn restart(&mut self, pos: Pos) {
         self.pos = pos;
@@ -540,7 +546,7 @@ impl Consumer {
         let start = st.drain_start % n;
         st.drain_start = st.drain_start.wrapping_add(1);
         let mut room = false;
-        let top_up = self.shared.cfg.max_partition_fetch_bytes.max(0) as usize;
+        let top_up = self.shared.cfg.top_up_bytes();
         let (front, back): (Vec<_>, Vec<_>) = st.parts.iter_mut().enumerate().partition(|(i, _)| *i >= start);
         for (_, (_, ps)) in front.into_iter().chain(back) {
             if out.len() >= max {

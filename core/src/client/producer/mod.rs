@@ -139,7 +139,6 @@ impl Shared {
 pub struct Blocked {
     record: ProducerRecord,
     callback: Option<Callback>,
-    intercepted: bool,
     partition: Option<i32>,
 }
 
@@ -270,7 +269,7 @@ impl Producer {
     /// topic's metadata or for `buffer.memory` comes back as [`Blocked`], to be finished with `send_blocked`,
     /// for example once the caller has released a lock it must not block under (the Python binding's GIL).
     pub fn try_send(&self, record: ProducerRecord, callback: Option<Callback>) -> Result<DeliveryFuture, Blocked> {
-        self.send_inner(Blocked { record, callback, intercepted: false, partition: None }, false)
+        self.send_inner(Blocked { record: self.intercept(record), callback, partition: None }, false)
     }
 
     /// Finishes a send that `try_send` handed back, blocking as `send` does.
@@ -282,14 +281,22 @@ impl Producer {
     }
 
     fn send_blocking(&self, record: ProducerRecord, callback: Option<Callback>) -> DeliveryFuture {
-        self.send_blocked(Blocked { record, callback, intercepted: false, partition: None })
+        self.send_blocked(Blocked { record: self.intercept(record), callback, partition: None })
     }
 
+    fn intercept(&self, record: ProducerRecord) -> ProducerRecord {
+        if self.interceptors.is_empty() {
+            record
+        } else {
+            self.interceptors.on_send(record)
+        }
+    }
+
+    /// `send.record` has been through the interceptors.
     fn send_inner(&self, send: Blocked, may_block: bool) -> Result<DeliveryFuture, Blocked> {
         let cfg = &self.shared.config;
         let host = &self.shared.host;
-        let Blocked { record, callback, intercepted, partition: chosen } = send;
-        let mut record = if self.interceptors.is_empty() || intercepted { record } else { self.interceptors.on_send(record) };
+        let Blocked { mut record, callback, partition: chosen } = send;
         if self.closed.load(Ordering::Acquire) {
             return Ok(host.fail_now(ClientError::Closed, callback));
         }
@@ -310,14 +317,14 @@ impl Producer {
         let partition = match chosen.map_or_else(|| self.choose_partition(&record, &mut deadline, may_block), Ok) {
             Ok(p) => p,
             Err(NotChosen::Failed(e)) => return Ok(host.fail_now(e, callback)),
-            Err(NotChosen::WouldBlock) => return Err(Blocked { record, callback, intercepted: true, partition: None }),
+            Err(NotChosen::WouldBlock) => return Err(Blocked { record, callback, partition: None }),
         };
 
         let mut acc = self.shared.lock_acc();
         if acc.used + size > cfg.buffer_memory {
             if !may_block {
                 drop(acc);
-                return Err(Blocked { record, callback, intercepted: true, partition: Some(partition) });
+                return Err(Blocked { record, callback, partition: Some(partition) });
             }
             let deadline = *deadline.get_or_insert_with(|| Instant::now() + cfg.max_block);
             acc.memory_waiters += 1;

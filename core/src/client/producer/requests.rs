@@ -130,8 +130,7 @@ async fn pipe(shared: Arc<Shared>, node: i32, mut jobs: mpsc::UnboundedReceiver<
         let written = tokio::time::timeout_at(deadline, async {
             let conn = shared.cluster.broker(node).await?;
             if shared.config.acks == 0 {
-                let version = conn.version(ApiKey::Produce).ok_or_else(|| ClientError::UnsupportedApi { addr: conn.addr.clone(), api: "Produce".into() })?;
-                conn.send_no_response(ApiKey::Produce, version, &req).await?;
+                conn.send_no_response(ApiKey::Produce, conn.negotiated(ApiKey::Produce)?, &req).await?;
                 return Ok(None);
             }
             Ok(Some(conn.start::<_, ProduceResponse>(ApiKey::Produce, &req).await?))

@@ -139,7 +139,7 @@ impl Sender {
         let call = async move {
             let conn = cluster.any_broker().await?;
             // v3+ carries the current id and epoch (KIP-360); older brokers only hand out fresh ids.
-            let version = conn.version(ApiKey::InitProducerId).ok_or_else(|| ClientError::UnsupportedApi { addr: conn.addr.clone(), api: "InitProducerId".into() })?;
+            let version = conn.negotiated(ApiKey::InitProducerId)?;
             let resp: InitProducerIdResponse = conn.send_versioned(ApiKey::InitProducerId, version, &req).await?;
             match ClientError::kafka(resp.error_code, None) {
                 Some(e) => Err(e),
