@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use common::*;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::protocol::{Decodable, HeaderVersion, StrBytes};
 use kafka_protocol::ResponseError as E;
 use streamlet::record::Compression;
 
@@ -83,6 +83,28 @@ fn malformed_and_hostile_frames_close_the_connection_and_nothing_else() {
     assert!(w.read_frame().is_none());
     let mut good = Wire::connect(&broker);
     assert_eq!(good.create_topic("after-hostile", 1), 0);
+}
+
+#[test]
+fn metadata_with_trailing_bytes_is_served_like_kafka_does() {
+    // librdkafka (current source) sends its all-topics Metadata v12 with a 4-byte placeholder where the schema has
+    // a 1-byte compact array count. Kafka reads the fields it knows and ignores the rest; so do we.
+    let broker = start_broker();
+    let mut w = Wire::connect(&broker);
+    assert_eq!(w.create_topic("seen-by-rdkafka", 1), 0);
+    let frame = streamlet::protocol::codec::encode_request(ApiKey::Metadata, 12, 77, Some("rdkafka"), &MetadataRequest::default()).unwrap();
+    let mut frame = frame.to_vec();
+    frame.extend_from_slice(&[0, 0, 0]);
+    let len = (frame.len() - 4) as i32;
+    frame[..4].copy_from_slice(&len.to_be_bytes());
+    w.send_raw(&frame);
+    let mut resp = w.read_frame().expect("the broker must answer, not close");
+    let header = kafka_protocol::messages::ResponseHeader::decode(&mut resp, MetadataResponse::header_version(12)).unwrap();
+    assert_eq!(header.correlation_id, 77);
+    let body = MetadataResponse::decode(&mut resp, 12).unwrap();
+    assert!(body.topics.iter().any(|t| t.name.as_ref().map(|n| n.as_str()) == Some("seen-by-rdkafka")));
+    // The same connection keeps serving.
+    assert_eq!(w.create_topic("after-trailing-bytes", 1), 0);
 }
 
 #[test]

@@ -57,14 +57,21 @@ pub fn decode_request(frame: Bytes) -> Result<Request, DecodeError> {
     match result {
         Err(_) => Err(malformed("decoder panicked".into())),
         Ok(Err(e)) => Err(malformed(e.to_string())),
-        Ok(Ok((_, _, rest))) if rest != 0 => Err(malformed(format!("{rest} trailing bytes"))),
-        Ok(Ok((header, body, _))) => Ok(Request {
+        Ok(Ok((header, body, rest))) => {
+            if rest != 0 {
+                // Kafka parses the fields it knows and ignores what follows a complete body (librdkafka's
+                // all-topics Metadata v9+ carries a 4-byte placeholder where the schema has a 1-byte count), so a
+                // well-formed body with bytes after it is served, not refused.
+                tracing::debug!(api = ?api_key, version, rest, "ignoring trailing bytes after a complete request body");
+            }
+            Ok(Request {
             api_key,
             version,
             correlation_id,
             client_id: header.client_id.map(|s| s.to_string()),
             body,
-        }),
+            })
+        }
     }
 }
 
@@ -162,10 +169,27 @@ mod tests {
     }
 
     #[test]
-    fn trailing_bytes_are_malformed() {
+    fn trailing_bytes_after_a_complete_body_are_ignored() {
         let frame = strip(encode_request(ApiKey::Metadata, 1, 5, None, &MetadataRequest::default()).unwrap());
         let mut raw = BytesMut::from(&frame[..]);
         raw.put_u8(0);
-        assert!(matches!(decode_request(raw.freeze()), Err(DecodeError::Malformed { .. })));
+        let r = decode_request(raw.freeze()).unwrap();
+        assert_eq!(r.correlation_id, 5);
+        // librdkafka's all-topics Metadata v12: topics as a 4-byte placeholder (null compact array 0x00 then
+        // three more bytes) before the booleans and tagged fields; Kafka reads the fields it knows and ignores the rest.
+        let frame = strip(encode_request(ApiKey::Metadata, 12, 6, Some("rdkafka"), &MetadataRequest::default()).unwrap());
+        let mut raw = BytesMut::from(&frame[..]);
+        raw.put_slice(&[0, 0, 0]);
+        let r = decode_request(raw.freeze()).unwrap();
+        assert!(matches!(r.body, RequestKind::Metadata(ref m) if m.topics.is_none()));
+    }
+
+    #[test]
+    fn a_short_body_is_still_malformed() {
+        let frame = strip(encode_request(ApiKey::Metadata, 12, 7, None, &MetadataRequest::default().with_topics(Some(vec![
+            kafka_protocol::messages::metadata_request::MetadataRequestTopic::default().with_name(Some(kafka_protocol::messages::TopicName("abc".into()))),
+        ]))).unwrap());
+        let cut = frame.slice(..frame.len() - 3);
+        assert!(matches!(decode_request(cut), Err(DecodeError::Malformed { .. })));
     }
 }
