@@ -92,7 +92,7 @@ fn metadata_with_trailing_bytes_is_served_like_kafka_does() {
     let broker = start_broker();
     let mut w = Wire::connect(&broker);
     assert_eq!(w.create_topic("seen-by-rdkafka", 1), 0);
-    let frame = streamlet::protocol::codec::encode_request(ApiKey::Metadata, 12, 77, Some("rdkafka"), &MetadataRequest::default()).unwrap();
+    let frame = streamlet::protocol::codec::encode_request(ApiKey::Metadata, 12, 77, Some("rdkafka"), &MetadataRequest::default().with_topics(None)).unwrap();
     let mut frame = frame.to_vec();
     frame.extend_from_slice(&[0, 0, 0]);
     let len = (frame.len() - 4) as i32;

@@ -177,7 +177,8 @@ mod tests {
         assert_eq!(r.correlation_id, 5);
         // librdkafka's all-topics Metadata v12: topics as a 4-byte placeholder (null compact array 0x00 then
         // three more bytes) before the booleans and tagged fields; Kafka reads the fields it knows and ignores the rest.
-        let frame = strip(encode_request(ApiKey::Metadata, 12, 6, Some("rdkafka"), &MetadataRequest::default()).unwrap());
+        let all_topics = MetadataRequest::default().with_topics(None);
+        let frame = strip(encode_request(ApiKey::Metadata, 12, 6, Some("rdkafka"), &all_topics).unwrap());
         let mut raw = BytesMut::from(&frame[..]);
         raw.put_slice(&[0, 0, 0]);
         let r = decode_request(raw.freeze()).unwrap();
