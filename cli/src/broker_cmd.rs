@@ -46,7 +46,8 @@ pub fn run(args: BrokerArgs) -> i32 {
         Ok(b) => b,
         Err(e) => {
             eprintln!("error: {e}");
-            return 1;
+            // An invalid setting is bad usage (2, as the README promises); anything else is a failure to start.
+            return if matches!(e, streamlet::broker::BrokerError::Config(_)) { 2 } else { 1 };
         }
     };
     println!("listening on {}", broker.local_addr());

@@ -36,16 +36,27 @@ enum Command {
     DumpLog(dump_log::DumpLogArgs),
 }
 
+/// Logs go to stderr: coloured only on a terminal (a file or a pipe gets plain text), and one JSON object per line
+/// with `STREAMLET_LOG_FORMAT=json`, for log shippers. `STREAMLET_LOG` filters (`info`, `streamlet=debug`, ...).
+fn init_logging(default_level: &str) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STREAMLET_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
+    match std::env::var("STREAMLET_LOG_FORMAT").as_deref() {
+        Ok("json") => builder.json().with_current_span(false).init(),
+        Ok("text") | Err(_) => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        Ok(other) => {
+            builder.with_ansi(std::io::stderr().is_terminal()).init();
+            tracing::warn!("STREAMLET_LOG_FORMAT={other} is not a log format (json or text); using text");
+        }
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
     // The tools keep stderr for their own messages: only the client's warnings unless STREAMLET_LOG says more.
     let default_level = if matches!(cli.command, Command::Broker(_)) { "info" } else { "warn" };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("STREAMLET_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
-        .init();
+    init_logging(default_level);
     let code = match cli.command {
         Command::Broker(args) => broker_cmd::run(args),
         Command::Topics(args) => topics_cmd::run(args),

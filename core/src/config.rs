@@ -17,11 +17,18 @@ pub struct ConfigError {
     pub key: String,
     pub value: String,
     pub reason: String,
+    /// The key itself is not a configuration (a typo, or one this component does not have), as opposed to a
+    /// known key with a bad value.
+    pub unknown_key: bool,
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid value '{}' for configuration '{}': {}", self.value, self.key, self.reason)
+        if self.unknown_key {
+            write!(f, "{}: {}", self.reason, self.key)
+        } else {
+            write!(f, "invalid value '{}' for configuration '{}': {}", self.value, self.key, self.reason)
+        }
     }
 }
 
@@ -29,7 +36,12 @@ impl std::error::Error for ConfigError {}
 
 impl ConfigError {
     pub fn new(key: &str, value: &str, reason: impl Into<String>) -> Self {
-        ConfigError { key: key.to_string(), value: value.to_string(), reason: reason.into() }
+        ConfigError { key: key.to_string(), value: value.to_string(), reason: reason.into(), unknown_key: false }
+    }
+
+    /// `key` is not a configuration at all; `what` says so in Kafka's words ("Unknown topic config name").
+    pub fn unknown_key(key: &str, value: &str, what: &str) -> Self {
+        ConfigError { key: key.to_string(), value: value.to_string(), reason: what.to_string(), unknown_key: true }
     }
 }
 
@@ -356,7 +368,7 @@ pub fn is_topic_config_key(key: &str) -> bool {
 pub fn topic_log_config(defaults: &LogConfig, topic_props: &Props) -> Result<LogConfig, ConfigError> {
     for (key, value) in topic_props {
         if !is_topic_config_key(key) {
-            return Err(ConfigError::new(key, value, "unknown topic configuration"));
+            return Err(ConfigError::unknown_key(key, value, "Unknown topic config name"));
         }
     }
     read_log_config(&PropReader::new(topic_props), defaults, |k| k)

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod broker;
 mod console;
 mod dump_log;
 mod groups;

@@ -57,7 +57,8 @@ fn reader(mut r: impl Read + Send + 'static) -> JoinHandle<String> {
 
 /// Waits for a spawned child (stdout/stderr piped), killing it at the deadline.
 pub fn finish(mut child: Child, what: &str) -> Run {
-    let out = reader(child.stdout.take().unwrap());
+    // A caller may have taken stdout to read it as it comes (waiting for "listening on"): it is then empty here.
+    let out = child.stdout.take().map(reader);
     let err = reader(child.stderr.take().unwrap());
     let start = Instant::now();
     let status = loop {
@@ -71,7 +72,7 @@ pub fn finish(mut child: Child, what: &str) -> Run {
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    Run { code: status.code().unwrap_or(-1), stdout: out.join().unwrap(), stderr: err.join().unwrap() }
+    Run { code: status.code().unwrap_or(-1), stdout: out.map(|o| o.join().unwrap()).unwrap_or_default(), stderr: err.join().unwrap() }
 }
 
 /// Runs `streamlet ARGS` with `stdin` as its input.

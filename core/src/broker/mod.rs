@@ -125,6 +125,10 @@ impl BrokerBuilder {
 }
 
 fn open_state(config: BrokerConfig, data_dir: &std::path::Path, local_addr: SocketAddr) -> Result<BrokerState, BrokerError> {
+    if data_dir.exists() && !data_dir.is_dir() {
+        let e = std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory");
+        return Err(io_err(format!("cannot use data dir {}", data_dir.display()))(e));
+    }
     std::fs::create_dir_all(data_dir).map_err(io_err(format!("cannot create data dir {}", data_dir.display())))?;
     let logs = LogManager::new(data_dir).map_err(io_err(format!("cannot open data dir {}", data_dir.display())))?;
     let cluster_id = config.cluster_id.clone();
