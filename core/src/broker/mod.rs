@@ -6,6 +6,7 @@ mod handlers;
 mod maintenance;
 mod offsets_topic;
 pub mod partition;
+pub mod replica;
 pub mod state;
 mod topics;
 
