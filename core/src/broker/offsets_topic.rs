@@ -10,6 +10,7 @@ use crate::coordinator::{partition_for, BoxFuture, OffsetRecord, OffsetsLog, OFF
 use crate::protocol::ErrorCode;
 use crate::record::{BatchBuilder, Compression};
 
+use super::partition::LeaderAppendError;
 use super::state::{now_ms, BrokerState};
 
 pub struct OffsetsTopic {
@@ -101,9 +102,12 @@ impl OffsetsLog for OffsetsTopic {
                 builder.append(ts, Some(key), value.as_deref(), &[]);
             }
             let mut batch = builder.build().map_err(|_| ErrorCode::UnknownServerError)?;
-            let info = partition.append(&mut batch, 0, ts).map_err(|e| {
-                tracing::error!(error = %e, "append to {OFFSETS_TOPIC} failed");
-                ErrorCode::KafkaStorageError
+            let info = partition.append_as_leader(&mut batch, ts, None).map_err(|e| match e {
+                LeaderAppendError::NotLeader => ErrorCode::NotCoordinator,
+                e => {
+                    tracing::error!(error = ?e, "append to {OFFSETS_TOPIC} failed");
+                    ErrorCode::KafkaStorageError
+                }
             })?;
             // Commits are acknowledged only once durable.
             partition.make_durable(info.last_offset + 1).await.map_err(|e| {

@@ -27,7 +27,8 @@ pub fn handle(state: &Arc<BrokerState>, version: i16, req: &ListOffsetsRequest) 
                     r.timestamp = ts;
                     r.offset = offset;
                     // The field exists from v4; the codec refuses a non-default value before that.
-                    r.leader_epoch = if code.is_none() && version >= 4 { 0 } else { -1 };
+                    let epoch = state.partition(t.name.as_str(), p.partition_index).map(|p| p.leader_epoch()).unwrap_or(-1);
+                    r.leader_epoch = if code.is_none() && version >= 4 { epoch } else { -1 };
                     r
                 })
                 .collect();
@@ -41,9 +42,14 @@ fn lookup(state: &BrokerState, version: i16, topic: &str, index: i32, timestamp:
     let Some(partition) = state.partition(topic, index) else {
         return (Some(ErrorCode::UnknownTopicOrPartition), -1, -1);
     };
+    // Only the leader answers, and clients see committed offsets only: "latest" is the high watermark.
+    let snap = partition.snapshot();
+    if !snap.is_leader {
+        return (Some(ErrorCode::NotLeaderOrFollower), -1, -1);
+    }
     let log = partition.log();
     match timestamp {
-        LATEST => (None, -1, log.log_end_offset()),
+        LATEST => (None, -1, snap.high_watermark),
         EARLIEST => (None, -1, log.log_start_offset()),
         MAX_TIMESTAMP if version >= 7 => match log.max_timestamp() {
             Ok(Some((ts, offset))) => (None, ts, offset),

@@ -1,0 +1,372 @@
+//! Replication across three brokers in one process, each with its own listener and data dir.
+//!
+//! The controller's side is played by [`TestController`]: **a test scaffold until the real controller (the
+//! openraft metadata quorum of issue 12) lands.** It holds each partition's state, decides leaders and ISRs as
+//! the test tells it, answers the leaders' AlterPartition proposals the way Kafka's controller does (stale
+//! epochs refused, a stopped broker not admitted), and hands every decision to every live broker through
+//! `BrokerState::apply_partition_changes`, which is exactly what the metadata replay will call.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::*;
+use kafka_protocol::messages::*;
+use streamlet::broker::BrokerState;
+use streamlet::metadata::cluster::{BrokerEndpoint, ControllerChannel, IsrProposal, PartitionChange, PartitionState, ProposalFuture};
+use streamlet::protocol::ErrorCode;
+use streamlet::record::Compression;
+use streamlet::{Broker, BrokerBuilder};
+use uuid::Uuid;
+
+const LAG_MS: &str = "1500";
+
+struct TestController {
+    /// By node id (1..=3); None while that broker is stopped.
+    brokers: Mutex<HashMap<i32, Arc<BrokerState>>>,
+    endpoints: Mutex<HashMap<i32, BrokerEndpoint>>,
+    partitions: Mutex<HashMap<(String, i32), (Uuid, PartitionState)>>,
+    /// Endpoints handed to followers instead of the real one (to cut a follower off its leader).
+    overrides: Mutex<HashMap<i32, BrokerEndpoint>>,
+}
+
+impl TestController {
+    fn new() -> Arc<Self> {
+        Arc::new(TestController {
+            brokers: Mutex::new(HashMap::new()),
+            endpoints: Mutex::new(HashMap::new()),
+            partitions: Mutex::new(HashMap::new()),
+            overrides: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn register(&self, id: i32, broker: &Broker) {
+        let addr = broker.local_addr();
+        self.endpoints.lock().unwrap().insert(id, BrokerEndpoint { node_id: id, host: addr.ip().to_string(), port: addr.port(), rack: None });
+        self.brokers.lock().unwrap().insert(id, broker.state().clone());
+    }
+
+    fn unregister(&self, id: i32) {
+        self.brokers.lock().unwrap().remove(&id);
+    }
+
+    fn state(&self, topic: &str, partition: i32) -> PartitionState {
+        self.partitions.lock().unwrap()[&(topic.to_string(), partition)].1.clone()
+    }
+
+    /// Records a decision and delivers it to every live broker, as the metadata replay would.
+    fn decide(&self, topic: &str, partition: i32, f: impl FnOnce(&mut PartitionState)) -> PartitionState {
+        let (id, state) = {
+            let mut parts = self.partitions.lock().unwrap();
+            let entry = parts.entry((topic.to_string(), partition)).or_insert_with(|| {
+                (Uuid::new_v4(), PartitionState { leader_epoch: -1, partition_epoch: -1, ..PartitionState::single(1) })
+            });
+            f(&mut entry.1);
+            entry.1.partition_epoch += 1;
+            entry.clone()
+        };
+        self.broadcast(topic, partition, id, &state);
+        state
+    }
+
+    fn broadcast(&self, topic: &str, partition: i32, id: Uuid, state: &PartitionState) {
+        let brokers: Vec<_> = self.brokers.lock().unwrap().iter().map(|(i, b)| (*i, b.clone())).collect();
+        let endpoints = self.endpoints.lock().unwrap().clone();
+        let overrides = self.overrides.lock().unwrap().clone();
+        for (node, b) in brokers {
+            let leader_endpoint = overrides.get(&node).or(endpoints.get(&state.leader)).cloned();
+            b.apply_partition_changes(vec![PartitionChange::Upsert {
+                topic: topic.to_string(),
+                topic_id: id,
+                partition,
+                state: state.clone(),
+                leader_endpoint,
+            }]);
+        }
+    }
+
+    /// Elects `leader` in a new leader epoch (Kafka: every leader change bumps it).
+    fn elect(&self, topic: &str, partition: i32, replicas: &[i32], isr: &[i32], leader: i32) -> PartitionState {
+        self.decide(topic, partition, |s| {
+            s.replicas = replicas.to_vec();
+            s.isr = isr.to_vec();
+            s.leader = leader;
+            s.leader_epoch += 1;
+        })
+    }
+
+    fn alter(&self, p: IsrProposal) -> Result<PartitionState, ErrorCode> {
+        let current = {
+            let parts = self.partitions.lock().unwrap();
+            parts.get(&(p.topic.clone(), p.partition)).map(|e| e.1.clone()).ok_or(ErrorCode::UnknownTopicOrPartition)?
+        };
+        if p.leader != current.leader || p.leader_epoch != current.leader_epoch {
+            return Err(ErrorCode::FencedLeaderEpoch);
+        }
+        if p.partition_epoch != current.partition_epoch {
+            return Err(ErrorCode::InvalidUpdateVersion);
+        }
+        let live = self.brokers.lock().unwrap();
+        if p.new_isr.iter().any(|r| !current.isr.contains(r) && !live.contains_key(r)) {
+            return Err(ErrorCode::IneligibleReplica);
+        }
+        drop(live);
+        Ok(self.decide(&p.topic, p.partition, |s| s.isr = p.new_isr.clone()))
+    }
+}
+
+impl ControllerChannel for TestController {
+    fn alter_partition(&self, proposal: IsrProposal) -> ProposalFuture {
+        let answer = self.alter(proposal);
+        Box::pin(async move { answer })
+    }
+}
+
+fn start(ctrl: &Arc<TestController>, id: i32, dir: &std::path::Path, extra: &[(&str, &str)]) -> Broker {
+    init_logging();
+    let mut b = BrokerBuilder::new()
+        .listen("127.0.0.1:0")
+        .data_dir(dir.join(format!("broker-{id}")))
+        .config("node.id", id.to_string())
+        .config("replica.lag.time.max.ms", LAG_MS)
+        .config("replica.fetch.wait.max.ms", "100")
+        .config("replica.fetch.backoff.ms", "50")
+        .controller_channel(ctrl.clone());
+    for (k, v) in extra {
+        b = b.config(*k, *v);
+    }
+    let broker = b.start().expect("broker starts");
+    ctrl.register(id, &broker);
+    broker
+}
+
+fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Every byte of a replica's log, in order (the batches as stored).
+fn log_bytes(b: &Broker, topic: &str, partition: i32) -> Vec<u8> {
+    let p = b.state().partition(topic, partition).expect("replica exists");
+    let log = p.log();
+    let (mut at, end) = (log.log_start_offset(), log.log_end_offset());
+    let mut out = Vec::new();
+    while at < end {
+        let s = log.read(at, usize::MAX, true, i64::MAX).unwrap();
+        out.extend_from_slice(&s.read_bytes().unwrap());
+        at = s.next_offset;
+    }
+    out
+}
+
+fn log_end(b: &Broker, topic: &str, partition: i32) -> i64 {
+    b.state().partition(topic, partition).unwrap().log().log_end_offset()
+}
+
+fn high_watermark(b: &Broker, topic: &str, partition: i32) -> i64 {
+    b.state().partition(topic, partition).unwrap().high_watermark()
+}
+
+fn values(bytes: &Bytes) -> Vec<String> {
+    decode_records(bytes).into_iter().map(|(_, _, v)| v).collect()
+}
+
+#[test]
+fn acks_all_reaches_every_replica_and_consumers_stop_at_the_high_watermark() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctrl = TestController::new();
+    let brokers: Vec<Broker> = (1..=3).map(|id| start(&ctrl, id, dir.path(), &[])).collect();
+    ctrl.elect("t", 0, &[1, 2, 3], &[1, 2, 3], 1);
+    let mut leader = Wire::connect(&brokers[0]);
+
+    for i in 0..5 {
+        let r = leader.produce(9, -1, "t", 0, batch_from(i * 10, 10, Compression::None, None));
+        assert_eq!(r.error_code, 0, "acks=all produce {i}");
+        assert_eq!(r.base_offset, (i * 10) as i64);
+        // acks=all answered: every ISR member has the batch, so the HW covers it on the leader.
+        assert!(high_watermark(&brokers[0], "t", 0) >= (i as i64 + 1) * 10);
+    }
+    for b in &brokers[1..] {
+        wait_until("followers to have everything", Duration::from_secs(10), || log_end(b, "t", 0) == 50);
+    }
+    let reference = log_bytes(&brokers[0], "t", 0);
+    for b in &brokers[1..] {
+        assert_eq!(log_bytes(b, "t", 0), reference, "replica is byte-identical to the leader");
+    }
+    // Followers refuse clients; the leader serves them.
+    let mut follower = Wire::connect(&brokers[1]);
+    assert_eq!(follower.fetch(12, "t", 0, 0, 0, 1).error_code, ErrorCode::NotLeaderOrFollower.code());
+    let got = leader.fetch(12, "t", 0, 0, 0, 1);
+    assert_eq!((got.error_code, got.high_watermark), (0, 50));
+
+    // Cut both followers off (their leader endpoint now refuses connections) and write with acks=1: the
+    // leader's log grows, its HW does not, and consumers see only up to the HW.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_ep = BrokerEndpoint { node_id: 1, host: "127.0.0.1".into(), port: dead.local_addr().unwrap().port(), rack: None };
+    drop(dead);
+    ctrl.overrides.lock().unwrap().extend([(2, dead_ep.clone()), (3, dead_ep)]);
+    let st = ctrl.state("t", 0);
+    ctrl.broadcast("t", 0, ctrl.partitions.lock().unwrap()[&("t".to_string(), 0)].0, &st);
+    // Let any fetch in flight finish, then write.
+    std::thread::sleep(Duration::from_millis(300));
+    let r = leader.produce(9, 1, "t", 0, batch_from(50, 5, Compression::None, None));
+    assert_eq!((r.error_code, r.base_offset), (0, 50));
+    assert_eq!(log_end(&brokers[0], "t", 0), 55);
+    let got = leader.fetch(12, "t", 0, 40, 0, 1);
+    assert_eq!(got.high_watermark, 50, "not replicated, not committed");
+    let seen = values(got.records.as_ref().unwrap());
+    assert_eq!(seen.first().map(String::as_str), Some("value-40"));
+    assert_eq!(seen.last().map(String::as_str), Some("value-49"), "consumers read up to the HW only");
+    let latest = leader.list_offset(7, "t", 0, -1);
+    assert_eq!(latest.offset, 50, "ListOffsets latest is the HW");
+
+    // Reconnect them: they catch up and the HW follows.
+    ctrl.overrides.lock().unwrap().clear();
+    let st = ctrl.state("t", 0);
+    ctrl.broadcast("t", 0, ctrl.partitions.lock().unwrap()[&("t".to_string(), 0)].0, &st);
+    wait_until("HW to cover the acks=1 batch", Duration::from_secs(10), || high_watermark(&brokers[0], "t", 0) == 55);
+    for b in brokers {
+        b.shutdown();
+    }
+}
+
+#[test]
+fn a_stopped_follower_leaves_the_isr_and_rejoins_when_caught_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctrl = TestController::new();
+    let mut brokers: Vec<Option<Broker>> = (1..=3).map(|id| Some(start(&ctrl, id, dir.path(), &[]))).collect();
+    ctrl.elect("t", 0, &[1, 2, 3], &[1, 2, 3], 1);
+    let mut leader = Wire::connect(brokers[0].as_ref().unwrap());
+    assert_eq!(leader.produce(9, -1, "t", 0, batch_from(0, 10, Compression::None, None)).error_code, 0);
+
+    // Broker 3 stops. acks=all waits for it until the leader drops it from the ISR (after the lag time) and
+    // the controller agrees; then the produce completes with ISR {1, 2}.
+    ctrl.unregister(3);
+    brokers[2].take().unwrap().shutdown();
+    let t0 = Instant::now();
+    let r = leader.produce(9, -1, "t", 0, batch_from(10, 10, Compression::None, None));
+    assert_eq!(r.error_code, 0, "completes once the ISR shrank");
+    assert!(t0.elapsed() >= Duration::from_millis(1000), "not before the follower was out of sync for the lag time");
+    assert_eq!(ctrl.state("t", 0).isr, vec![1, 2]);
+    for i in 2..5 {
+        assert_eq!(leader.produce(9, -1, "t", 0, batch_from(i * 10, 10, Compression::None, None)).error_code, 0);
+    }
+
+    // It comes back (same data dir, a new port): it fetches, reaches the HW, and the leader proposes it back.
+    let b3 = start(&ctrl, 3, dir.path(), &[]);
+    let st = ctrl.state("t", 0);
+    ctrl.broadcast("t", 0, ctrl.partitions.lock().unwrap()[&("t".to_string(), 0)].0, &st);
+    wait_until("broker 3 back in the ISR", Duration::from_secs(15), || {
+        let mut isr = ctrl.state("t", 0).isr;
+        isr.sort();
+        isr == vec![1, 2, 3]
+    });
+    brokers[2] = Some(b3);
+    assert_eq!(leader.produce(9, -1, "t", 0, batch_from(50, 10, Compression::None, None)).error_code, 0);
+    let reference = log_bytes(brokers[0].as_ref().unwrap(), "t", 0);
+    for b in brokers.iter().flatten().skip(1) {
+        wait_until("replica caught up", Duration::from_secs(10), || log_end(b, "t", 0) == 60);
+        assert_eq!(log_bytes(b, "t", 0), reference);
+    }
+    for b in brokers.into_iter().flatten() {
+        b.shutdown();
+    }
+}
+
+#[test]
+fn a_new_leader_makes_the_old_one_truncate_its_unreplicated_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctrl = TestController::new();
+    let brokers: Vec<Broker> = (1..=3).map(|id| start(&ctrl, id, dir.path(), &[])).collect();
+    ctrl.elect("t", 0, &[1, 2, 3], &[1, 2, 3], 1);
+    let mut w1 = Wire::connect(&brokers[0]);
+    assert_eq!(w1.produce(9, -1, "t", 0, batch_from(0, 10, Compression::None, None)).error_code, 0);
+
+    // Followers cut off; the leader takes an acks=1 write nobody else has.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_ep = BrokerEndpoint { node_id: 1, host: "127.0.0.1".into(), port: dead.local_addr().unwrap().port(), rack: None };
+    drop(dead);
+    ctrl.overrides.lock().unwrap().extend([(2, dead_ep.clone()), (3, dead_ep)]);
+    let id = ctrl.partitions.lock().unwrap()[&("t".to_string(), 0)].0;
+    ctrl.broadcast("t", 0, id, &ctrl.state("t", 0));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(w1.produce(9, 1, "t", 0, batch_from(100, 7, Compression::None, None)).error_code, 0);
+    assert_eq!(log_end(&brokers[0], "t", 0), 17);
+
+    // The controller elects broker 2 (epoch bump); 1 becomes its follower.
+    ctrl.overrides.lock().unwrap().clear();
+    let st = ctrl.elect("t", 0, &[1, 2, 3], &[2, 3], 2);
+    assert_eq!(st.leader_epoch, 1);
+    // The old leader is fenced for clients at once.
+    assert_eq!(w1.produce(9, -1, "t", 0, batch_from(200, 1, Compression::None, None)).error_code, ErrorCode::NotLeaderOrFollower.code());
+    let mut w2 = Wire::connect(&brokers[1]);
+    let r = w2.produce(9, -1, "t", 0, batch_from(10, 5, Compression::None, None));
+    assert_eq!((r.error_code, r.base_offset), (0, 10), "the new leader writes after what was committed");
+
+    // Broker 1 learns of the divergence from its first Fetch (DivergingEpoch), truncates its tail, and
+    // converges with the new leader.
+    wait_until("old leader converged", Duration::from_secs(10), || log_end(&brokers[0], "t", 0) == 15);
+    let reference = log_bytes(&brokers[1], "t", 0);
+    assert_eq!(log_bytes(&brokers[0], "t", 0), reference);
+    let all = decode_records(&Bytes::from(reference));
+    assert!(all.iter().all(|(_, _, v)| v != "value-100"), "the unreplicated tail is gone everywhere");
+    let epochs = brokers[0].state().partition("t", 0).unwrap().log().leader_epochs().entries().to_vec();
+    assert_eq!(epochs.iter().map(|e| (e.epoch, e.start_offset)).collect::<Vec<_>>(), vec![(0, 0), (1, 10)]);
+
+    // It catches up enough to rejoin the ISR, and clients on the old leader epoch are fenced.
+    wait_until("broker 1 back in the ISR", Duration::from_secs(10), || ctrl.state("t", 0).isr.contains(&1));
+    let req = FetchRequest::default().with_replica_id(BrokerId(-1)).with_max_wait_ms(0).with_session_epoch(-1).with_max_bytes(1 << 20).with_topics(vec![
+        fetch_request::FetchTopic::default().with_topic(topic("t")).with_partitions(vec![fetch_request::FetchPartition::default()
+            .with_partition(0)
+            .with_current_leader_epoch(0)
+            .with_fetch_offset(0)
+            .with_partition_max_bytes(1 << 20)]),
+    ]);
+    let resp: FetchResponse = w2.send(ApiKey::Fetch, 12, &req);
+    assert_eq!(resp.responses[0].partitions[0].error_code, ErrorCode::FencedLeaderEpoch.code());
+
+    // OffsetForLeaderEpoch on the new leader: epoch 0 ended at 10.
+    let req = OffsetForLeaderEpochRequest::default().with_replica_id(BrokerId(-1)).with_topics(vec![
+        offset_for_leader_epoch_request::OffsetForLeaderTopic::default().with_topic(topic("t")).with_partitions(vec![
+            offset_for_leader_epoch_request::OffsetForLeaderPartition::default().with_partition(0).with_current_leader_epoch(1).with_leader_epoch(0),
+        ]),
+    ]);
+    let resp: OffsetForLeaderEpochResponse = w2.send(ApiKey::OffsetForLeaderEpoch, 4, &req);
+    let p = &resp.topics[0].partitions[0];
+    assert_eq!((p.error_code, p.leader_epoch, p.end_offset), (0, 0, 10));
+    for b in brokers {
+        b.shutdown();
+    }
+}
+
+#[test]
+fn min_insync_replicas_refuses_acks_all_when_the_isr_is_too_small() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctrl = TestController::new();
+    let props = [("min.insync.replicas", "2")];
+    let mut brokers: Vec<Broker> = (1..=3).map(|id| start(&ctrl, id, dir.path(), &props)).collect();
+    ctrl.elect("t", 0, &[1, 2, 3], &[1, 2, 3], 1);
+    let mut w = Wire::connect(&brokers[0]);
+    assert_eq!(w.produce(9, -1, "t", 0, batch_from(0, 3, Compression::None, None)).error_code, 0);
+
+    // Both followers stop and the controller leaves only the leader in the ISR: acks=all is refused before
+    // anything is appended, acks=1 still works.
+    for id in [3, 2] {
+        ctrl.unregister(id);
+        brokers.pop().unwrap().shutdown();
+    }
+    ctrl.decide("t", 0, |s| s.isr = vec![1]);
+    let r = w.produce(9, -1, "t", 0, batch_from(3, 3, Compression::None, None));
+    assert_eq!(r.error_code, ErrorCode::NotEnoughReplicas.code());
+    assert_eq!(log_end(&brokers[0], "t", 0), 3, "nothing appended");
+    assert_eq!(w.produce(9, 1, "t", 0, batch_from(3, 3, Compression::None, None)).error_code, 0);
+    for b in brokers {
+        b.shutdown();
+    }
+}
