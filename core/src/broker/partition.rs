@@ -21,6 +21,7 @@ use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
 use crate::metadata::cluster::{PartitionState, NO_LEADER};
+use crate::protocol::ErrorCode;
 use crate::storage::{AppendError, AppendInfo, LogConfig, PartitionLog};
 
 use super::replica::{Effect, LeaderState};
@@ -39,6 +40,25 @@ pub struct ReplicaSnapshot {
     pub maximal_isr_size: usize,
     pub isr: Vec<i32>,
     pub replicas: Vec<i32>,
+}
+
+impl ReplicaSnapshot {
+    /// The check every client-facing read makes first (Kafka's `getPartitionOrError` + epoch validation): only
+    /// the leader serves, and a request naming a leader epoch must name ours — an older one is fenced
+    /// (FENCED_LEADER_EPOCH), a newer one means our metadata is behind (UNKNOWN_LEADER_EPOCH). -1 skips the
+    /// epoch check (clients that do not know it).
+    pub fn check_leader(&self, current_leader_epoch: i32) -> Result<(), ErrorCode> {
+        if !self.is_leader {
+            return Err(ErrorCode::NotLeaderOrFollower);
+        }
+        if current_leader_epoch >= 0 && current_leader_epoch < self.leader_epoch {
+            return Err(ErrorCode::FencedLeaderEpoch);
+        }
+        if current_leader_epoch > self.leader_epoch {
+            return Err(ErrorCode::UnknownLeaderEpoch);
+        }
+        Ok(())
+    }
 }
 
 enum Role {
@@ -535,6 +555,15 @@ impl crate::replication::FollowerReplica for Partition {
     }
     fn update_high_watermark(&self, leader_hw: i64) {
         self.update_follower_hw(leader_hw)
+    }
+    fn update_log_start(&self, leader_log_start: i64) {
+        let mut log = self.log();
+        let target = leader_log_start.min(log.log_end_offset());
+        if target > log.log_start_offset() {
+            if let Err(e) = log.delete_records_before(target) {
+                tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "cannot follow the leader's log start offset");
+            }
+        }
     }
     fn make_durable(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send + '_>> {
         Box::pin(async move {

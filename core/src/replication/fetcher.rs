@@ -90,10 +90,18 @@ impl Fetcher {
                         let name = t.topic.0.to_string();
                         t.partitions.into_iter().map(move |p| (name.clone(), p))
                     }));
-                    // Durable before the next request reports the new log ends to the leader.
+                    // Durable before the next request reports the new log ends to the leader: a failed fsync is
+                    // retried, never skipped.
                     for replica in appended {
-                        if let Err(e) = replica.make_durable().await {
-                            tracing::error!(topic = replica.topic(), partition = replica.partition(), error = %e, "fsync of replicated data failed");
+                        while let Err(e) = replica.make_durable().await {
+                            tracing::error!(topic = replica.topic(), partition = replica.partition(), error = %e, "fsync of replicated data failed; retrying");
+                            tokio::select! {
+                                _ = tokio::time::sleep(backoff) => {}
+                                _ = shutdown.changed() => return,
+                            }
+                            if self.stopped(&shutdown) {
+                                return;
+                            }
                         }
                     }
                 }
@@ -193,6 +201,7 @@ impl Fetcher {
                         }
                     }
                     replica.update_high_watermark(pd.high_watermark);
+                    replica.update_log_start(pd.log_start_offset);
                 }
                 Some(ErrorCode::OffsetOutOfRange) => {
                     // Below the leader's log start: start over there. Above its end (the leader lost data we
@@ -270,6 +279,7 @@ mod tests {
             unreachable!("not used by truncation_offset")
         }
         fn update_high_watermark(&self, _: i64) {}
+        fn update_log_start(&self, _: i64) {}
         fn make_durable(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send + '_>> {
             Box::pin(async { Ok(()) })
         }

@@ -16,9 +16,10 @@
 //! 3. Records are appended as they are (the leader's offsets and epochs), then fsynced — group-committed, every
 //!    partition of the round at once — **before** the next request reports the new end to the leader: the
 //!    leader's HW only covers data every ISR member has on disk. Topics that relaxed fsync skip the wait.
-//! 4. The follower's HW becomes min(leader's HW, own log end).
+//! 4. The follower's HW becomes min(leader's HW, own log end); its log start follows the leader's.
 //!
-//! Errors: a connection failure backs off `replica.fetch.backoff.ms` and reconnects; a partition-level error
+//! Errors: an fsync failure is retried (with backoff) before anything is reported to the leader; a connection
+//! failure backs off `replica.fetch.backoff.ms` and reconnects; a partition-level error
 //! (the leader moved, a stale epoch) delays that partition only until the metadata catches up.
 //!
 //! This module speaks the protocol directly (`protocol::codec`), never through `client`, and reaches the
@@ -57,6 +58,8 @@ pub trait FollowerReplica: Send + Sync + 'static {
     fn truncate_to(&self, leader_epoch: i32, offset: i64) -> io::Result<()>;
     /// Sets the follower HW from the leader's (capped at the own log end).
     fn update_high_watermark(&self, leader_hw: i64);
+    /// Moves the log start up to the leader's (DeleteRecords on the leader), never past the own log end.
+    fn update_log_start(&self, leader_log_start: i64);
     /// Returns once everything appended is durable (immediately for topics that relaxed fsync).
     fn make_durable(&self) -> Pin<Box<dyn Future<Output = io::Result<()>> + Send + '_>>;
 }

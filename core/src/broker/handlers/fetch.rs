@@ -15,7 +15,6 @@ use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, Partition
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use tokio::sync::Notify;
 
-use crate::broker::partition::ReplicaSnapshot;
 use crate::broker::state::{now_ms, BrokerState};
 use crate::broker::ShutdownSignal;
 use crate::protocol::ErrorCode;
@@ -72,21 +71,6 @@ fn record_follower_progress(state: &BrokerState, req: &FetchRequest) {
     }
 }
 
-/// The error a fetch of this partition gets before any read: only the leader serves, and the fetcher's view of
-/// the leader epoch must match ours.
-fn leadership_error(snap: &ReplicaSnapshot, current_leader_epoch: i32) -> Option<ErrorCode> {
-    if !snap.is_leader {
-        return Some(ErrorCode::NotLeaderOrFollower);
-    }
-    if current_leader_epoch >= 0 && current_leader_epoch < snap.leader_epoch {
-        return Some(ErrorCode::FencedLeaderEpoch);
-    }
-    if current_leader_epoch > snap.leader_epoch {
-        return Some(ErrorCode::UnknownLeaderEpoch);
-    }
-    None
-}
-
 /// Reads every requested partition once. Parks `notify` on each partition before reading, so an append that
 /// lands after the read still wakes us.
 fn read_all(state: &BrokerState, version: i16, req: &FetchRequest, notify: Option<&Arc<Notify>>) -> (FetchResponse, usize, bool) {
@@ -113,7 +97,7 @@ fn read_all(state: &BrokerState, version: i16, req: &FetchRequest, notify: Optio
             }
             // The snapshot before the log: the HW never exceeds the log end read after it.
             let snap = partition.snapshot();
-            if let Some(code) = leadership_error(&snap, fp.current_leader_epoch) {
+            if let Err(code) = snap.check_leader(fp.current_leader_epoch) {
                 has_error = true;
                 pd.error_code = code.code();
                 pd.high_watermark = -1;

@@ -22,7 +22,7 @@ pub fn handle(state: &Arc<BrokerState>, version: i16, req: &ListOffsetsRequest) 
                 .iter()
                 .map(|p| {
                     let mut r = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
-                    let (code, ts, offset) = lookup(state, version, t.name.as_str(), p.partition_index, p.timestamp);
+                    let (code, ts, offset) = lookup(state, version, t.name.as_str(), p.partition_index, p.timestamp, p.current_leader_epoch);
                     r.error_code = code.map(|c| c.code()).unwrap_or(0);
                     r.timestamp = ts;
                     r.offset = offset;
@@ -38,14 +38,14 @@ pub fn handle(state: &Arc<BrokerState>, version: i16, req: &ListOffsetsRequest) 
     ListOffsetsResponse::default().with_topics(topics)
 }
 
-fn lookup(state: &BrokerState, version: i16, topic: &str, index: i32, timestamp: i64) -> (Option<ErrorCode>, i64, i64) {
+fn lookup(state: &BrokerState, version: i16, topic: &str, index: i32, timestamp: i64, current_leader_epoch: i32) -> (Option<ErrorCode>, i64, i64) {
     let Some(partition) = state.partition(topic, index) else {
         return (Some(ErrorCode::UnknownTopicOrPartition), -1, -1);
     };
     // Only the leader answers, and clients see committed offsets only: "latest" is the high watermark.
     let snap = partition.snapshot();
-    if !snap.is_leader {
-        return (Some(ErrorCode::NotLeaderOrFollower), -1, -1);
+    if let Err(code) = snap.check_leader(current_leader_epoch) {
+        return (Some(code), -1, -1);
     }
     let log = partition.log();
     match timestamp {

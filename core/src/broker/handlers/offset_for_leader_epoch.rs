@@ -35,16 +35,7 @@ pub fn handle(state: &Arc<BrokerState>, req: &OffsetForLeaderEpochRequest) -> Of
 
 fn lookup(state: &BrokerState, topic: &str, index: i32, current_leader_epoch: i32, epoch: i32) -> Result<(i32, i64), ErrorCode> {
     let partition = state.partition(topic, index).ok_or(ErrorCode::UnknownTopicOrPartition)?;
-    let snap = partition.snapshot();
-    if !snap.is_leader {
-        return Err(ErrorCode::NotLeaderOrFollower);
-    }
-    if current_leader_epoch >= 0 && current_leader_epoch < snap.leader_epoch {
-        return Err(ErrorCode::FencedLeaderEpoch);
-    }
-    if current_leader_epoch > snap.leader_epoch {
-        return Err(ErrorCode::UnknownLeaderEpoch);
-    }
+    partition.snapshot().check_leader(current_leader_epoch)?;
     let answer = partition.log().end_offset_for_epoch(epoch);
     Ok(answer)
 }
