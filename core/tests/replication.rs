@@ -98,6 +98,31 @@ impl TestController {
         })
     }
 
+    /// Rebroadcasts the current state (same epochs): brokers only pick up changed leader endpoints.
+    fn rebroadcast(&self, topic: &str, partition: i32) {
+        let (id, state) = self.partitions.lock().unwrap()[&(topic.to_string(), partition)].clone();
+        self.broadcast(topic, partition, id, &state);
+    }
+
+    /// Points these followers at an address that refuses connections: they stop replicating, as if the network
+    /// between them and the leader broke.
+    fn cut_off(&self, topic: &str, partition: i32, followers: &[i32]) {
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = dead.local_addr().unwrap().port();
+        drop(dead);
+        let leader = self.state(topic, partition).leader;
+        let ep = BrokerEndpoint { node_id: leader, host: "127.0.0.1".into(), port, rack: None };
+        self.overrides.lock().unwrap().extend(followers.iter().map(|f| (*f, ep.clone())));
+        self.rebroadcast(topic, partition);
+        // A fetch already on its way may still land; give it time to.
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    fn reconnect(&self, topic: &str, partition: i32) {
+        self.overrides.lock().unwrap().clear();
+        self.rebroadcast(topic, partition);
+    }
+
     fn alter(&self, p: IsrProposal) -> Result<PartitionState, ErrorCode> {
         let current = {
             let parts = self.partitions.lock().unwrap();
@@ -207,14 +232,7 @@ fn acks_all_reaches_every_replica_and_consumers_stop_at_the_high_watermark() {
 
     // Cut both followers off (their leader endpoint now refuses connections) and write with acks=1: the
     // leader's log grows, its HW does not, and consumers see only up to the HW.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead_ep = BrokerEndpoint { node_id: 1, host: "127.0.0.1".into(), port: dead.local_addr().unwrap().port(), rack: None };
-    drop(dead);
-    ctrl.overrides.lock().unwrap().extend([(2, dead_ep.clone()), (3, dead_ep)]);
-    let st = ctrl.state("t", 0);
-    ctrl.broadcast("t", 0, ctrl.partitions.lock().unwrap()[&("t".to_string(), 0)].0, &st);
-    // Let any fetch in flight finish, then write.
-    std::thread::sleep(Duration::from_millis(300));
+    ctrl.cut_off("t", 0, &[2, 3]);
     let r = leader.produce(9, 1, "t", 0, batch_from(50, 5, Compression::None, None));
     assert_eq!((r.error_code, r.base_offset), (0, 50));
     assert_eq!(log_end(&brokers[0], "t", 0), 55);
@@ -227,9 +245,7 @@ fn acks_all_reaches_every_replica_and_consumers_stop_at_the_high_watermark() {
     assert_eq!(latest.offset, 50, "ListOffsets latest is the HW");
 
     // Reconnect them: they catch up and the HW follows.
-    ctrl.overrides.lock().unwrap().clear();
-    let st = ctrl.state("t", 0);
-    ctrl.broadcast("t", 0, ctrl.partitions.lock().unwrap()[&("t".to_string(), 0)].0, &st);
+    ctrl.reconnect("t", 0);
     wait_until("HW to cover the acks=1 batch", Duration::from_secs(10), || high_watermark(&brokers[0], "t", 0) == 55);
     for b in brokers {
         b.shutdown();
@@ -260,8 +276,7 @@ fn a_stopped_follower_leaves_the_isr_and_rejoins_when_caught_up() {
 
     // It comes back (same data dir, a new port): it fetches, reaches the HW, and the leader proposes it back.
     let b3 = start(&ctrl, 3, dir.path(), &[]);
-    let st = ctrl.state("t", 0);
-    ctrl.broadcast("t", 0, ctrl.partitions.lock().unwrap()[&("t".to_string(), 0)].0, &st);
+    ctrl.rebroadcast("t", 0);
     wait_until("broker 3 back in the ISR", Duration::from_secs(15), || {
         let mut isr = ctrl.state("t", 0).isr;
         isr.sort();
@@ -289,13 +304,7 @@ fn a_new_leader_makes_the_old_one_truncate_its_unreplicated_tail() {
     assert_eq!(w1.produce(9, -1, "t", 0, batch_from(0, 10, Compression::None, None)).error_code, 0);
 
     // Followers cut off; the leader takes an acks=1 write nobody else has.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead_ep = BrokerEndpoint { node_id: 1, host: "127.0.0.1".into(), port: dead.local_addr().unwrap().port(), rack: None };
-    drop(dead);
-    ctrl.overrides.lock().unwrap().extend([(2, dead_ep.clone()), (3, dead_ep)]);
-    let id = ctrl.partitions.lock().unwrap()[&("t".to_string(), 0)].0;
-    ctrl.broadcast("t", 0, id, &ctrl.state("t", 0));
-    std::thread::sleep(Duration::from_millis(300));
+    ctrl.cut_off("t", 0, &[2, 3]);
     assert_eq!(w1.produce(9, 1, "t", 0, batch_from(100, 7, Compression::None, None)).error_code, 0);
     assert_eq!(log_end(&brokers[0], "t", 0), 17);
 
@@ -369,4 +378,61 @@ fn min_insync_replicas_refuses_acks_all_when_the_isr_is_too_small() {
     for b in brokers {
         b.shutdown();
     }
+}
+
+#[test]
+fn acks_all_times_out_or_fails_after_append_when_replicas_do_not_follow() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctrl = TestController::new();
+    let props = [("min.insync.replicas", "2")];
+    let brokers: Vec<Broker> = (1..=2).map(|id| start(&ctrl, id, dir.path(), &props)).collect();
+    ctrl.elect("t", 0, &[1, 2], &[1, 2], 1);
+    let mut w = Wire::connect(&brokers[0]);
+    assert_eq!(w.produce(9, -1, "t", 0, batch_from(0, 2, Compression::None, None)).error_code, 0);
+
+    // The follower is cut off. Within the request's timeout (shorter than the lag time) the HW cannot reach the
+    // batch: REQUEST_TIMED_OUT, though the batch is in the leader's log.
+    ctrl.cut_off("t", 0, &[2]);
+    let req = produce_request(-1, "t", 0, batch_from(2, 2, Compression::None, None)).with_timeout_ms(200);
+    let resp: ProduceResponse = w.send(ApiKey::Produce, 9, &req);
+    assert_eq!(resp.responses[0].partition_responses[0].error_code, ErrorCode::RequestTimedOut.code());
+    assert_eq!(log_end(&brokers[0], "t", 0), 4);
+
+    // With a timeout beyond the lag time, the leader drops the follower from the ISR meanwhile; the HW then
+    // reaches the batch with an ISR of one, below min.insync.replicas=2: NOT_ENOUGH_REPLICAS_AFTER_APPEND.
+    let r = w.produce(9, -1, "t", 0, batch_from(4, 2, Compression::None, None));
+    assert_eq!(r.error_code, ErrorCode::NotEnoughReplicasAfterAppend.code());
+    assert_eq!(ctrl.state("t", 0).isr, vec![1]);
+    assert_eq!(w.produce(9, -1, "t", 0, batch_from(6, 2, Compression::None, None)).error_code, ErrorCode::NotEnoughReplicas.code());
+
+    // The follower comes back, catches up, rejoins; acks=all works again.
+    ctrl.reconnect("t", 0);
+    wait_until("follower back in the ISR", Duration::from_secs(10), || ctrl.state("t", 0).isr.len() == 2);
+    assert_eq!(w.produce(9, -1, "t", 0, batch_from(6, 2, Compression::None, None)).error_code, 0);
+    wait_until("follower caught up", Duration::from_secs(10), || log_end(&brokers[1], "t", 0) == 8);
+    assert_eq!(log_bytes(&brokers[1], "t", 0), log_bytes(&brokers[0], "t", 0));
+    for b in brokers {
+        b.shutdown();
+    }
+}
+
+#[test]
+fn high_watermarks_are_checkpointed_on_shutdown_and_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let broker = start_broker_in(dir.path(), &[]);
+        let mut w = Wire::connect(&broker);
+        assert_eq!(w.create_topic("hw", 2), 0);
+        assert_eq!(w.produce(9, -1, "hw", 1, batch(3, Compression::None)).error_code, 0);
+        broker.shutdown();
+    }
+    let text = std::fs::read_to_string(dir.path().join("replication-offset-checkpoint")).unwrap();
+    assert_eq!(text, "0\n2\nhw 0 0\nhw 1 3\n");
+    let epochs = std::fs::read_to_string(dir.path().join("hw-1").join("leader-epoch-checkpoint")).unwrap();
+    assert_eq!(epochs, "0\n1\n0 0\n");
+    let broker = start_broker_in(dir.path(), &[]);
+    assert_eq!(high_watermark(&broker, "hw", 1), 3);
+    let mut w = Wire::connect(&broker);
+    assert_eq!(w.list_offset(7, "hw", 1, -1).offset, 3);
+    broker.shutdown();
 }
