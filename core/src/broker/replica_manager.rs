@@ -65,10 +65,13 @@ impl BrokerState {
                         }
                     } else {
                         replica.make_follower(&state);
-                        self.fetchers.remove_partition(&topic, partition);
+                        // An ISR change in the same leader epoch keeps the fetcher as it is (add is a no-op then).
                         match leader_endpoint {
                             Some(ep) if state.leader != NO_LEADER => self.fetchers.add_partition(ep, replica.clone(), state.leader_epoch),
-                            _ => tracing::info!(topic, partition, leader = state.leader, "no leader to fetch from"),
+                            _ => {
+                                self.fetchers.remove_partition(&topic, partition);
+                                tracing::info!(topic, partition, leader = state.leader, "no leader to fetch from");
+                            }
                         }
                     }
                     if existing.is_none() {

@@ -238,57 +238,12 @@ impl Fetcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::AppendError;
-
-    /// A replica with an epoch cache and nothing else: what `truncation_offset` reads.
-    struct Epochs {
-        /// (epoch, start offset), oldest first.
-        entries: Vec<(i32, i64)>,
-        log_end: i64,
-        hw: i64,
-    }
-
-    impl FollowerReplica for Epochs {
-        fn topic(&self) -> &str {
-            "t"
-        }
-        fn partition(&self) -> i32 {
-            0
-        }
-        fn fetch_position(&self) -> (i64, i64, i32) {
-            (0, self.log_end, self.entries.last().map(|e| e.0).unwrap_or(-1))
-        }
-        fn end_offset_for_epoch(&self, epoch: i32) -> (i32, i64) {
-            // The same rule as the storage cache (tested there); restated for a self-contained fake.
-            if self.entries.last().map(|e| e.0) == Some(epoch) {
-                return (epoch, self.log_end);
-            }
-            let Some(higher) = self.entries.iter().find(|e| e.0 > epoch) else { return (-1, -1) };
-            match self.entries.iter().rev().find(|e| e.0 <= epoch) {
-                None => (epoch, higher.1),
-                Some(floor) => (floor.0, higher.1),
-            }
-        }
-        fn high_watermark(&self) -> i64 {
-            self.hw
-        }
-        fn append_fetched(&self, _: i32, _: &[u8]) -> Result<i64, AppendError> {
-            unreachable!("not used by truncation_offset")
-        }
-        fn truncate_to(&self, _: i32, _: i64) -> std::io::Result<()> {
-            unreachable!("not used by truncation_offset")
-        }
-        fn update_high_watermark(&self, _: i64) {}
-        fn update_log_start(&self, _: i64) {}
-        fn make_durable(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send + '_>> {
-            Box::pin(async { Ok(()) })
-        }
-    }
+    use crate::replication::fake::Epochs;
 
     #[test]
     fn old_leader_cuts_its_unreplicated_tail_in_the_same_epoch() {
         // We led epoch 0 and wrote to 17; the new leader says epoch 0 ended at 10.
-        let r = Epochs { entries: vec![(0, 0)], log_end: 17, hw: 10 };
+        let r = Epochs { entries: vec![(0, 0)], log_end: 17, hw: 10, ..Epochs::new("t", 0) };
         assert_eq!(truncation_offset(&r, 0, 10), 10);
     }
 
@@ -296,22 +251,22 @@ mod tests {
     fn a_deeper_divergence_cuts_at_our_older_epoch_first() {
         // We have epochs 1 and 3; the leader's largest epoch <= 3 is 2, ending at 30. Our largest epoch <= 2 is 1,
         // which ends where our 3 starts (25): cut there and ask again.
-        let r = Epochs { entries: vec![(1, 0), (3, 25)], log_end: 40, hw: 20 };
+        let r = Epochs { entries: vec![(1, 0), (3, 25)], log_end: 40, hw: 20, ..Epochs::new("t", 0) };
         assert_eq!(truncation_offset(&r, 2, 30), 25);
         // Leader's answer beyond our log: nothing to cut.
-        let r = Epochs { entries: vec![(1, 0)], log_end: 12, hw: 5 };
+        let r = Epochs { entries: vec![(1, 0)], log_end: 12, hw: 5, ..Epochs::new("t", 0) };
         assert_eq!(truncation_offset(&r, 1, 50), 12);
     }
 
     #[test]
     fn unknown_epochs_fall_back_to_safe_points() {
-        let r = Epochs { entries: vec![(4, 0)], log_end: 9, hw: 6 };
+        let r = Epochs { entries: vec![(4, 0)], log_end: 9, hw: 6, ..Epochs::new("t", 0) };
         assert_eq!(truncation_offset(&r, -1, -1), 6, "leader knows nothing this old: keep what is committed");
         assert_eq!(truncation_offset(&r, -1, 3), 3);
         // All we hold is from epoch 4, which the leader never saw (its epoch 2 ends at 7): ours is "epoch 2, ending
         // where epoch 4 starts" (Kafka's answer for an epoch older than any known), so everything goes.
         assert_eq!(truncation_offset(&r, 2, 7), 0);
-        let empty = Epochs { entries: vec![], log_end: 9, hw: 6 };
+        let empty = Epochs { entries: vec![], log_end: 9, hw: 6, ..Epochs::new("t", 0) };
         assert_eq!(truncation_offset(&empty, 2, 7), 7, "no epochs at all: cut at the leader's end");
     }
 }

@@ -139,8 +139,17 @@ impl FetcherManager {
         let key = (replica.topic().to_string(), replica.partition());
         let mut fetchers = self.fetchers();
         if let Some(h) = fetchers.get(&endpoint.node_id) {
-            if h.endpoint == endpoint && h.shared.partitions().get(&key).is_some_and(|t| t.leader_epoch == leader_epoch) {
-                return;
+            if h.endpoint == endpoint {
+                let mut parts = h.shared.partitions();
+                if let Some(t) = parts.get_mut(&key) {
+                    // Same leader, same address: a new epoch (or none) only changes what the requests say.
+                    if t.leader_epoch != leader_epoch {
+                        *t = Target { replica, leader_epoch, delayed_until: None };
+                        drop(parts);
+                        h.shared.changed.notify_one();
+                    }
+                    return;
+                }
             }
         }
         remove_from(&mut fetchers, &key);
@@ -204,4 +213,100 @@ fn remove_from(fetchers: &mut HashMap<i32, FetcherHandle>, key: &Key) {
 fn stop(h: &FetcherHandle) {
     h.shared.stopped.store(true, std::sync::atomic::Ordering::Release);
     h.shared.changed.notify_one();
+}
+
+/// A follower replica that is only an epoch cache: what `truncation_offset` and the manager's bookkeeping need.
+#[cfg(test)]
+pub(crate) mod fake {
+    use super::FollowerReplica;
+    use crate::storage::AppendError;
+
+    /// A replica with an epoch cache and nothing else: what `truncation_offset` reads.
+    pub struct Epochs {
+        /// (epoch, start offset), oldest first.
+        pub entries: Vec<(i32, i64)>,
+        pub topic: String,
+        pub partition: i32,
+        pub log_end: i64,
+        pub hw: i64,
+    }
+
+    impl FollowerReplica for Epochs {
+        fn topic(&self) -> &str {
+            &self.topic
+        }
+        fn partition(&self) -> i32 {
+            self.partition
+        }
+        fn fetch_position(&self) -> (i64, i64, i32) {
+            (0, self.log_end, self.entries.last().map(|e| e.0).unwrap_or(-1))
+        }
+        fn end_offset_for_epoch(&self, epoch: i32) -> (i32, i64) {
+            // The same rule as the storage cache (tested there); restated for a self-contained fake.
+            if self.entries.last().map(|e| e.0) == Some(epoch) {
+                return (epoch, self.log_end);
+            }
+            let Some(higher) = self.entries.iter().find(|e| e.0 > epoch) else { return (-1, -1) };
+            match self.entries.iter().rev().find(|e| e.0 <= epoch) {
+                None => (epoch, higher.1),
+                Some(floor) => (floor.0, higher.1),
+            }
+        }
+        fn high_watermark(&self) -> i64 {
+            self.hw
+        }
+        fn append_fetched(&self, _: i32, _: &[u8]) -> Result<i64, AppendError> {
+            unreachable!("a fake replica stores nothing")
+        }
+        fn truncate_to(&self, _: i32, _: i64) -> std::io::Result<()> {
+            unreachable!("a fake replica stores nothing")
+        }
+        fn update_high_watermark(&self, _: i64) {}
+        fn update_log_start(&self, _: i64) {}
+        fn make_durable(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send + '_>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    impl Epochs {
+        pub fn new(topic: &str, partition: i32) -> Self {
+            Epochs { entries: Vec::new(), topic: topic.to_string(), partition, log_end: 0, hw: 0 }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(id: i32, port: u16) -> BrokerEndpoint {
+        BrokerEndpoint { node_id: id, host: "127.0.0.1".into(), port, rack: None }
+    }
+
+    fn sorted(m: HashMap<i32, Vec<(String, i32)>>) -> Vec<(i32, Vec<(String, i32)>)> {
+        let mut v: Vec<_> = m.into_iter().map(|(k, mut p)| { p.sort(); (k, p) }).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn partitions_move_between_fetchers_as_leadership_moves() {
+        let m = FetcherManager::new(1, crate::config::BrokerConfig::default().replication);
+        let a = Arc::new(fake::Epochs::new("t", 0));
+        let b = Arc::new(fake::Epochs::new("t", 1));
+        m.add_partition(endpoint(2, 9002), a.clone(), 0);
+        m.add_partition(endpoint(2, 9002), b.clone(), 0);
+        assert_eq!(sorted(m.assignments()), vec![(2, vec![("t".into(), 0), ("t".into(), 1)])]);
+        // t-1's leader moves to broker 3: one fetcher each.
+        m.add_partition(endpoint(3, 9003), b.clone(), 1);
+        assert_eq!(sorted(m.assignments()), vec![(2, vec![("t".into(), 0)]), (3, vec![("t".into(), 1)])]);
+        // Broker 2 re-registers elsewhere: its fetcher is replaced, its partitions kept.
+        m.add_partition(endpoint(2, 9012), a.clone(), 1);
+        assert_eq!(m.fetchers()[&2].endpoint.port, 9012);
+        // This broker becomes leader of t-0: the fetcher for broker 2 has nothing left and goes.
+        m.remove_partition("t", 0);
+        assert_eq!(sorted(m.assignments()), vec![(3, vec![("t".into(), 1)])]);
+        m.remove_partition("t", 1);
+        assert!(m.assignments().is_empty());
+    }
 }
