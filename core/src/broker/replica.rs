@@ -360,4 +360,62 @@ mod tests {
         assert_eq!(l.local_durable(9), vec![Effect::HighWatermark(9)]);
         assert_eq!(l.check_lag(9, 1_000_000), vec![]);
     }
+
+    /// A seeded random walk (deterministic: a fixed LCG, no clock) over fetches, local fsyncs, lag checks and
+    /// controller answers, checking after every step: the HW never goes back, never passes the leader's durable
+    /// end nor any maximal-ISR member's reported end, and the ISR always holds the leader.
+    #[test]
+    fn random_walk_keeps_the_hw_invariants() {
+        for seed in 1..=20u64 {
+            let mut rng = seed;
+            let mut next = move |n: u64| {
+                rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (rng >> 33) % n
+            };
+            let mut l = LeaderState::new(1, &state(&[1, 2, 3], 1, 1), 0, 0, 0, 0, LAG, 2);
+            let (mut now, mut leader_end, mut durable) = (0i64, 0i64, 0i64);
+            let mut reported: BTreeMap<i32, i64> = BTreeMap::new();
+            let mut committed = state(&[1, 2, 3], 1, 1);
+            let mut last_hw = 0;
+            for _ in 0..2_000 {
+                now += next(500) as i64;
+                match next(5) {
+                    0 => leader_end += next(10) as i64,
+                    1 => durable = (durable + next(10) as i64).min(leader_end),
+                    2 => {
+                        let f = 2 + next(2) as i32;
+                        let prev = reported.get(&f).copied().unwrap_or(0);
+                        let at = prev + next((leader_end - prev + 1) as u64) as i64;
+                        reported.insert(f, at);
+                        l.follower_fetched(f, at, leader_end, now);
+                    }
+                    3 => {
+                        l.check_lag(leader_end, now);
+                    }
+                    _ => {
+                        if let Some(p) = l.pending.clone() {
+                            if next(3) == 0 {
+                                l.proposal_failed();
+                            } else {
+                                committed.isr = p;
+                                committed.partition_epoch += 1;
+                                l.apply_committed(&committed);
+                            }
+                        }
+                    }
+                }
+                l.local_durable(durable);
+                let hw = l.high_watermark();
+                assert!(hw >= last_hw, "seed {seed}: HW went back");
+                assert!(hw <= durable, "seed {seed}: HW past the leader's durable end");
+                for r in l.maximal_isr().iter().filter(|r| **r != 1) {
+                    if hw > 0 {
+                        assert!(hw <= reported.get(r).copied().unwrap_or(0), "seed {seed}: HW past ISR member {r}");
+                    }
+                }
+                assert!(l.isr().contains(&1));
+                last_hw = hw;
+            }
+        }
+    }
 }
