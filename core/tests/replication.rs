@@ -31,6 +31,8 @@ struct TestController {
     partitions: Mutex<HashMap<(String, i32), (Uuid, PartitionState)>>,
     /// Endpoints handed to followers instead of the real one (to cut a follower off its leader).
     overrides: Mutex<HashMap<i32, BrokerEndpoint>>,
+    /// Brokers stopped by the test: the controller does not admit them into an ISR (Kafka: fenced brokers).
+    stopped: Mutex<std::collections::HashSet<i32>>,
 }
 
 impl TestController {
@@ -40,6 +42,7 @@ impl TestController {
             endpoints: Mutex::new(HashMap::new()),
             partitions: Mutex::new(HashMap::new()),
             overrides: Mutex::new(HashMap::new()),
+            stopped: Mutex::new(Default::default()),
         })
     }
 
@@ -47,10 +50,12 @@ impl TestController {
         let addr = broker.local_addr();
         self.endpoints.lock().unwrap().insert(id, BrokerEndpoint { node_id: id, host: addr.ip().to_string(), port: addr.port(), rack: None });
         self.brokers.lock().unwrap().insert(id, broker.state().clone());
+        self.stopped.lock().unwrap().remove(&id);
     }
 
     fn unregister(&self, id: i32) {
         self.brokers.lock().unwrap().remove(&id);
+        self.stopped.lock().unwrap().insert(id);
     }
 
     fn state(&self, topic: &str, partition: i32) -> PartitionState {
@@ -134,11 +139,10 @@ impl TestController {
         if p.partition_epoch != current.partition_epoch {
             return Err(ErrorCode::InvalidUpdateVersion);
         }
-        let live = self.brokers.lock().unwrap();
-        if p.new_isr.iter().any(|r| !current.isr.contains(r) && !live.contains_key(r)) {
+        let stopped = self.stopped.lock().unwrap().clone();
+        if p.new_isr.iter().any(|r| !current.isr.contains(r) && stopped.contains(r)) {
             return Err(ErrorCode::IneligibleReplica);
         }
-        drop(live);
         Ok(self.decide(&p.topic, p.partition, |s| s.isr = p.new_isr.clone()))
     }
 }
@@ -435,4 +439,75 @@ fn high_watermarks_are_checkpointed_on_shutdown_and_restored() {
     let mut w = Wire::connect(&broker);
     assert_eq!(w.list_offset(7, "hw", 1, -1).offset, 3);
     broker.shutdown();
+}
+
+/// A follower's Fetch for t-0, as a broker's fetcher sends it.
+fn follower_fetch(w: &mut Wire, replica: i32, leader_epoch: i32, offset: i64, last_epoch: i32) -> fetch_response::PartitionData {
+    let req = FetchRequest::default()
+        .with_replica_id(BrokerId(replica))
+        .with_max_wait_ms(0)
+        .with_min_bytes(0)
+        .with_max_bytes(1 << 20)
+        .with_session_epoch(-1)
+        .with_topics(vec![fetch_request::FetchTopic::default().with_topic(topic("t")).with_partitions(vec![
+            fetch_request::FetchPartition::default()
+                .with_partition(0)
+                .with_current_leader_epoch(leader_epoch)
+                .with_fetch_offset(offset)
+                .with_last_fetched_epoch(last_epoch)
+                .with_partition_max_bytes(1 << 20),
+        ])]);
+    let resp: FetchResponse = w.send(ApiKey::Fetch, 12, &req);
+    resp.responses[0].partitions[0].clone()
+}
+
+/// The leader's side of the Fetch protocol, driven by the test playing follower 2 over the wire.
+#[test]
+fn the_leader_counts_only_non_diverging_follower_fetches_and_acks_at_their_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctrl = TestController::new();
+    let leader = start(&ctrl, 1, dir.path(), &[]);
+    ctrl.elect("t", 0, &[1, 2], &[1], 1);
+    let mut w = Wire::connect(&leader);
+    for i in 0..3 {
+        assert_eq!(w.produce(9, -1, "t", 0, batch_from(i * 10, 10, Compression::None, None)).error_code, 0);
+    }
+    ctrl.elect("t", 0, &[1, 2], &[1], 1); // re-elected: epoch 1 starts at 30
+    assert_eq!(w.produce(9, -1, "t", 0, batch_from(30, 10, Compression::None, None)).error_code, 0);
+    let mut f = Wire::connect(&leader);
+
+    // Follower 2 claims epoch-0 data up to 40, but epoch 0 ended at 30 here: it must truncate to 30, and that
+    // fetch is no progress report (counted, 40 would be "caught up" and proposed into the ISR at once).
+    let pd = follower_fetch(&mut f, 2, 1, 40, 0);
+    assert_eq!((pd.error_code, pd.diverging_epoch.epoch, pd.diverging_epoch.end_offset), (0, 0, 30));
+    assert!(pd.records.as_ref().is_none_or(|r| r.is_empty()));
+    let replica = leader.state().partition("t", 0).unwrap();
+    assert_eq!(replica.snapshot().maximal_isr_size, 1, "no ISR expansion proposed for a diverging follower");
+    // From 30 it reads the leader's log, beyond the HW (a follower is not bounded by it).
+    let pd = follower_fetch(&mut f, 2, 1, 30, 0);
+    assert_eq!(decode_records(pd.records.as_ref().unwrap()).len(), 10);
+    assert_eq!(ctrl.state("t", 0).isr, vec![1], "30 is below the HW (40): not yet in sync");
+    // Wrong epochs are fenced either way.
+    assert_eq!(follower_fetch(&mut f, 2, 0, 40, 1).error_code, ErrorCode::FencedLeaderEpoch.code());
+    assert_eq!(follower_fetch(&mut f, 2, 2, 40, 1).error_code, ErrorCode::UnknownLeaderEpoch.code());
+    // Caught up: the leader proposes it into the ISR and the controller agrees.
+    follower_fetch(&mut f, 2, 1, 40, 1);
+    wait_until("follower 2 in the ISR", Duration::from_secs(5), || ctrl.state("t", 0).isr == vec![1, 2]);
+
+    // An acks=all produce now completes only when follower 2's next fetch reports past the batch.
+    let bootstrap = leader.bootstrap_servers();
+    let producer = std::thread::spawn(move || {
+        let mut p = Wire::connect_addr(&bootstrap);
+        p.produce(9, -1, "t", 0, batch_from(40, 10, Compression::None, None))
+    });
+    wait_until("the batch appended", Duration::from_secs(5), || log_end(&leader, "t", 0) == 50);
+    let pd = follower_fetch(&mut f, 2, 1, 40, 1);
+    assert_eq!(pd.high_watermark, 40, "not acknowledged by follower 2 yet");
+    assert_eq!(decode_records(pd.records.as_ref().unwrap()).len(), 10);
+    assert!(!producer.is_finished());
+    follower_fetch(&mut f, 2, 1, 50, 1);
+    let r = producer.join().unwrap();
+    assert_eq!((r.error_code, r.base_offset), (0, 40));
+    assert_eq!(high_watermark(&leader, "t", 0), 50);
+    leader.shutdown();
 }

@@ -369,10 +369,14 @@ impl Partition {
         Ok(info)
     }
 
-    /// A follower fetched from `fetch_offset` (its durable log end). Returns an ISR change to propose.
-    pub fn follower_fetched(&self, replica: i32, fetch_offset: i64, now_ms: i64) -> Option<IsrChange> {
+    /// A follower fetched from `fetch_offset` (its durable log end) while this replica led in `leader_epoch`.
+    /// Returns an ISR change to propose.
+    pub fn follower_fetched(&self, replica: i32, fetch_offset: i64, leader_epoch: i32, now_ms: i64) -> Option<IsrChange> {
         let mut role = self.role();
         let Role::Leader(leader) = &mut *role else { return None };
+        if leader.leader_epoch() != leader_epoch {
+            return None;
+        }
         let end = self.log().log_end_offset();
         let effects = leader.follower_fetched(replica, fetch_offset, end, now_ms);
         self.apply_effects(&role, effects)

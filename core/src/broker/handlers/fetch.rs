@@ -15,6 +15,7 @@ use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, Partition
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use tokio::sync::Notify;
 
+use crate::broker::partition::Partition;
 use crate::broker::state::{now_ms, BrokerState};
 use crate::broker::ShutdownSignal;
 use crate::protocol::ErrorCode;
@@ -34,12 +35,15 @@ pub async fn handle(state: &Arc<BrokerState>, version: i16, req: &FetchRequest, 
     let mut shutdown = shutdown.clone();
     // Parked only once there is reason to wait: a fetch that finds data (the common case) touches no waiter list.
     let mut parked: Option<Arc<Notify>> = None;
-    // A follower's fetch offset is its progress report: counted once per request, on the first read.
-    if req.replica_id.0 >= 0 {
-        record_follower_progress(state, req);
-    }
+    // A follower's fetch offset is its progress report: counted once per request, after the first read found
+    // the partition led here in the epoch it names and its log not diverging from ours (Kafka's order).
+    let mut progress = Vec::new();
+    let mut first = true;
     loop {
-        let (resp, bytes, has_error) = read_all(state, version, req, parked.as_ref());
+        let (resp, bytes, has_error) = read_all(state, version, req, parked.as_ref(), first.then_some(&mut progress));
+        if std::mem::take(&mut first) {
+            record_follower_progress(state, req.replica_id.0, std::mem::take(&mut progress));
+        }
         let expired = tokio::time::Instant::now() >= deadline;
         if bytes >= min_bytes.max(1) || has_error || expired || min_bytes == 0 || *shutdown.borrow() {
             return resp;
@@ -58,22 +62,29 @@ pub async fn handle(state: &Arc<BrokerState>, version: i16, req: &FetchRequest, 
     }
 }
 
+/// A follower's fetch of one partition that passed the checks: (partition, fetch offset, our leader epoch then).
+type Progress = (Arc<Partition>, i64, i32);
+
 /// Feeds each partition's leader the follower's fetch offset (its durable log end); proposes ISR expansions.
-fn record_follower_progress(state: &BrokerState, req: &FetchRequest) {
+/// Called with no lock held: `follower_fetched` takes the partition's role and log locks.
+fn record_follower_progress(state: &BrokerState, replica: i32, progress: Vec<Progress>) {
     let now = now_ms();
-    for topic in &req.topics {
-        for fp in &topic.partitions {
-            let Some(partition) = state.partition(topic.topic.as_str(), fp.partition) else { continue };
-            if let Some(change) = partition.follower_fetched(req.replica_id.0, fp.fetch_offset, now) {
-                state.propose_isr(&partition, change);
-            }
+    for (partition, fetch_offset, leader_epoch) in progress {
+        if let Some(change) = partition.follower_fetched(replica, fetch_offset, leader_epoch, now) {
+            state.propose_isr(&partition, change);
         }
     }
 }
 
 /// Reads every requested partition once. Parks `notify` on each partition before reading, so an append that
 /// lands after the read still wakes us.
-fn read_all(state: &BrokerState, version: i16, req: &FetchRequest, notify: Option<&Arc<Notify>>) -> (FetchResponse, usize, bool) {
+fn read_all(
+    state: &BrokerState,
+    version: i16,
+    req: &FetchRequest,
+    notify: Option<&Arc<Notify>>,
+    mut progress: Option<&mut Vec<Progress>>,
+) -> (FetchResponse, usize, bool) {
     let is_follower = req.replica_id.0 >= 0;
     let mut remaining = if req.max_bytes <= 0 { usize::MAX } else { req.max_bytes as usize };
     let mut total = 0usize;
@@ -120,6 +131,12 @@ fn read_all(state: &BrokerState, version: i16, req: &FetchRequest, notify: Optio
                     pd.diverging_epoch = pd.diverging_epoch.with_epoch(epoch).with_end_offset(epoch_end);
                     partitions.push(pd);
                     continue;
+                }
+            }
+            // A fetch offset beyond our log end is not progress (the read below answers OFFSET_OUT_OF_RANGE).
+            if is_follower && fp.fetch_offset <= log.log_end_offset() {
+                if let Some(p) = progress.as_deref_mut() {
+                    p.push((partition.clone(), fp.fetch_offset, snap.leader_epoch));
                 }
             }
             // Consumers never see what is not yet committed; followers replicate up to the log end.
