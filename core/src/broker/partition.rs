@@ -300,6 +300,14 @@ impl Partition {
         change
     }
 
+    /// `apply_effects` for the hot paths (appends, fetches, fsyncs): a step that changed nothing publishes nothing.
+    fn step(&self, role: &Role, effects: Vec<Effect>) -> Option<IsrChange> {
+        if effects.is_empty() {
+            return None;
+        }
+        self.apply_effects(role, effects)
+    }
+
     /// Whether `state` is newer than what this replica has (Kafka compares leader epoch, then partition epoch).
     pub fn is_newer(&self, state: &PartitionState) -> bool {
         let s = self.snapshot.borrow();
@@ -362,7 +370,7 @@ impl Partition {
         let epoch = leader.leader_epoch();
         let info = self.log().append(batches, epoch, now_ms).map_err(LeaderAppendError::Append)?;
         let effects = if self.fsync_on_ack() { Vec::new() } else { leader.local_durable(info.last_offset + 1) };
-        let change = self.apply_effects(&role, effects);
+        let change = self.step(&role, effects);
         drop(role);
         debug_assert!(change.is_none(), "local durability never proposes an ISR change");
         self.wake_waiters();
@@ -379,7 +387,7 @@ impl Partition {
         }
         let end = self.log().log_end_offset();
         let effects = leader.follower_fetched(replica, fetch_offset, end, now_ms);
-        self.apply_effects(&role, effects)
+        self.step(&role, effects)
     }
 
     /// The periodic ISR check on a leader. Returns an ISR change to propose.
@@ -388,7 +396,7 @@ impl Partition {
         let Role::Leader(leader) = &mut *role else { return None };
         let end = self.log().log_end_offset();
         let effects = leader.check_lag(end, now_ms);
-        self.apply_effects(&role, effects)
+        self.step(&role, effects)
     }
 
     /// The controller did not accept a proposal: the next check proposes again from the committed ISR.
@@ -500,7 +508,7 @@ impl Partition {
         let mut role = self.role();
         if let Role::Leader(leader) = &mut *role {
             let effects = leader.local_durable(self.durable.load(Ordering::Acquire));
-            self.apply_effects(&role, effects);
+            self.step(&role, effects);
         }
     }
 
