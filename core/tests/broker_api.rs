@@ -500,7 +500,7 @@ fn retention_deletes_old_segments_in_the_background() {
     assert_eq!(resp.topics[0].error_code, 0);
     // Old timestamps (2023) make every closed segment expired at once; the active one is kept.
     for i in 0..10 {
-        assert_eq!(w.produce(9, 1, "ret", 0, batch_from(i * 10, 10, Compression::None, None)).error_code, 0);
+        assert_eq!(w.produce(9, -1, "ret", 0, batch_from(i * 10, 10, Compression::None, None)).error_code, 0);
     }
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
