@@ -227,6 +227,8 @@ fn acks_all_reaches_every_replica_and_consumers_stop_at_the_high_watermark() {
     let reference = log_bytes(&brokers[0], "t", 0);
     for b in &brokers[1..] {
         assert_eq!(log_bytes(b, "t", 0), reference, "replica is byte-identical to the leader");
+        // A follower's HW is the leader's as of its last fetch (capped at its own log end).
+        wait_until("follower HW", Duration::from_secs(10), || high_watermark(b, "t", 0) == 50);
     }
     // Followers refuse clients; the leader serves them.
     let mut follower = Wire::connect(&brokers[1]);

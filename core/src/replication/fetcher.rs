@@ -177,6 +177,10 @@ impl Fetcher {
         for (topic, pd) in partitions {
             let key = (topic, pd.partition_index);
             let Some(target) = sent.get(&key) else { continue };
+            // Removed from this fetcher (or re-targeted) while the request was out: not ours to apply any more.
+            if self.shared.partitions().get(&key).is_none_or(|t| t.leader_epoch != target.leader_epoch) {
+                continue;
+            }
             let replica = target.replica.as_ref();
             let epoch = target.leader_epoch;
             match ErrorCode::try_from_code(pd.error_code) {
