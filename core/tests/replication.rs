@@ -118,9 +118,9 @@ impl TestController {
         let leader = self.state(topic, partition).leader;
         let ep = BrokerEndpoint { node_id: leader, host: "127.0.0.1".into(), port, rack: None };
         self.overrides.lock().unwrap().extend(followers.iter().map(|f| (*f, ep.clone())));
+        // Synchronous: once this returns, the followers' fetchers for the real address are stopped, and a
+        // response still in flight to them is discarded (the partition is no longer theirs).
         self.rebroadcast(topic, partition);
-        // A fetch already on its way may still land; give it time to.
-        std::thread::sleep(Duration::from_millis(300));
     }
 
     fn reconnect(&self, topic: &str, partition: i32) {
