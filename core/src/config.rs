@@ -532,6 +532,21 @@ mod tests {
         assert_eq!(e.key, "cleanup.policy");
         assert_eq!(effective_topic_config(&b, &Props::new(), "segment.bytes"), ("1073741824".into(), true));
     }
+
+    #[test]
+    fn replication_settings_and_min_insync_replicas() {
+        let c = BrokerConfig::default();
+        assert_eq!((c.replication.lag_time_max_ms, c.replication.fetch_wait_max_ms), (30_000, 500));
+        assert_eq!(c.log_defaults.min_insync_replicas, 1);
+        let c = BrokerConfig::from_props(&props(&[("min.insync.replicas", "2"), ("replica.lag.time.max.ms", "1000")])).unwrap();
+        assert_eq!((c.log_defaults.min_insync_replicas, c.replication.lag_time_max_ms), (2, 1000));
+        let topic = topic_log_config(&c.log_defaults, &props(&[("min.insync.replicas", "3")])).unwrap();
+        assert_eq!(topic.min_insync_replicas, 3);
+        assert_eq!(topic_log_config(&c.log_defaults, &props(&[("min.insync.replicas", "0")])).unwrap_err().key, "min.insync.replicas");
+        // Kafka refuses a follower wait longer than the lag time: an idle follower would drop out of the ISR.
+        let e = BrokerConfig::from_props(&props(&[("replica.lag.time.max.ms", "100"), ("replica.fetch.wait.max.ms", "500")])).unwrap_err();
+        assert_eq!(e.key, "replica.fetch.wait.max.ms");
+    }
 }
 
 impl BrokerConfig {
