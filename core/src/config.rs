@@ -174,6 +174,14 @@ const KNOWN_BROKER_KEYS: &[&str] = &[
     "offsets.retention.minutes",
     "offsets.retention.check.interval.ms",
     "offset.metadata.max.bytes",
+    "min.insync.replicas",
+    "replica.lag.time.max.ms",
+    "replica.fetch.wait.max.ms",
+    "replica.fetch.max.bytes",
+    "replica.fetch.min.bytes",
+    "replica.fetch.response.max.bytes",
+    "replica.fetch.backoff.ms",
+    "replica.high.watermark.checkpoint.interval.ms",
 ];
 
 /// Broker-wide configuration (`server.properties`).
@@ -197,6 +205,8 @@ pub struct BrokerConfig {
     pub log_defaults: LogConfig,
     /// Group coordinator settings (`group.*`, `offsets.*`).
     pub groups: GroupSettings,
+    /// Replication settings (`replica.*`).
+    pub replication: ReplicaSettings,
     /// The properties as given, for DescribeConfigs on the broker resource.
     pub props: Props,
 }
@@ -245,6 +255,7 @@ impl BrokerConfig {
             cluster_id: r.raw("cluster.id").map(|s| s.to_string()),
             log_defaults: log_defaults_from_broker_props(&r)?,
             groups: GroupSettings::from_props(&r)?,
+            replication: ReplicaSettings::from_props(&r)?,
             props: props.clone(),
         };
         if let Some(a) = &cfg.advertised {
@@ -330,6 +341,7 @@ fn read_log_config(r: &PropReader, defaults: &LogConfig, key: fn(&'static str) -
         delete_retention_ms: r.i64_min(key("delete.retention.ms"), defaults.delete_retention_ms, 0)?,
         min_cleanable_dirty_ratio: ratio,
         min_compaction_lag_ms: r.i64_min(key("min.compaction.lag.ms"), defaults.min_compaction_lag_ms, 0)?,
+        min_insync_replicas: r.i32_min(key("min.insync.replicas"), defaults.min_insync_replicas, 1)?,
     })
 }
 
@@ -356,6 +368,7 @@ pub const TOPIC_CONFIG_KEYS: &[(&str, &str)] = &[
     ("delete.retention.ms", "log.cleaner.delete.retention.ms"),
     ("min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio"),
     ("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms"),
+    ("min.insync.replicas", "min.insync.replicas"),
 ];
 
 /// Whether `key` is a topic-level configuration Streamlet knows.
@@ -385,6 +398,7 @@ pub fn effective_topic_config(broker: &BrokerConfig, topic_props: &Props, key: &
         "delete.retention.ms" => d.delete_retention_ms.to_string(),
         "min.cleanable.dirty.ratio" => d.min_cleanable_dirty_ratio.to_string(),
         "min.compaction.lag.ms" => d.min_compaction_lag_ms.to_string(),
+        "min.insync.replicas" => d.min_insync_replicas.to_string(),
         "segment.bytes" => d.segment_bytes.to_string(),
         "segment.ms" => d.segment_ms.to_string(),
         "segment.index.bytes" => d.segment_index_bytes.to_string(),
@@ -401,6 +415,43 @@ pub fn effective_topic_config(broker: &BrokerConfig, topic_props: &Props, key: &
         _ => String::new(),
     };
     (v, true)
+}
+
+/// How replicas keep in sync (`replica.*`), with Kafka's defaults.
+#[derive(Debug, Clone)]
+pub struct ReplicaSettings {
+    /// `replica.lag.time.max.ms`: an ISR follower not caught up for this long is proposed out of the ISR.
+    pub lag_time_max_ms: i64,
+    /// `replica.fetch.wait.max.ms`, `replica.fetch.min.bytes`: a follower's Fetch waits this long for this much.
+    pub fetch_wait_max_ms: i32,
+    pub fetch_min_bytes: i32,
+    /// `replica.fetch.max.bytes` (per partition) and `replica.fetch.response.max.bytes` (per request).
+    pub fetch_max_bytes: i32,
+    pub fetch_response_max_bytes: i32,
+    /// `replica.fetch.backoff.ms`: pause after a failed fetch.
+    pub fetch_backoff_ms: u64,
+    /// `replica.high.watermark.checkpoint.interval.ms`
+    pub hw_checkpoint_interval_ms: u64,
+}
+
+impl ReplicaSettings {
+    fn from_props(r: &PropReader) -> Result<Self, ConfigError> {
+        let lag = r.i64_min("replica.lag.time.max.ms", 30_000, 1)?;
+        let wait = r.i32_min("replica.fetch.wait.max.ms", 500, 0)?;
+        if i64::from(wait) > lag {
+            // Kafka's own check: a follower waiting longer than the lag time would drop out of the ISR while idle.
+            return Err(ConfigError::new("replica.fetch.wait.max.ms", &wait.to_string(), "must not exceed replica.lag.time.max.ms"));
+        }
+        Ok(ReplicaSettings {
+            lag_time_max_ms: lag,
+            fetch_wait_max_ms: wait,
+            fetch_min_bytes: r.i32_min("replica.fetch.min.bytes", 1, 0)?,
+            fetch_max_bytes: r.i32_min("replica.fetch.max.bytes", 1_048_576, 0)?,
+            fetch_response_max_bytes: r.i32_min("replica.fetch.response.max.bytes", 10_485_760, 0)?,
+            fetch_backoff_ms: r.i64_min("replica.fetch.backoff.ms", 1000, 0)? as u64,
+            hw_checkpoint_interval_ms: r.i64_min("replica.high.watermark.checkpoint.interval.ms", 5000, 1)? as u64,
+        })
+    }
 }
 
 /// The group coordinator's broker settings, with Kafka's defaults.
@@ -492,6 +543,21 @@ mod tests {
         let e = topic_log_config(&b.log_defaults, &props(&[("cleanup.policy", "shred")])).unwrap_err();
         assert_eq!(e.key, "cleanup.policy");
         assert_eq!(effective_topic_config(&b, &Props::new(), "segment.bytes"), ("1073741824".into(), true));
+    }
+
+    #[test]
+    fn replication_settings_and_min_insync_replicas() {
+        let c = BrokerConfig::default();
+        assert_eq!((c.replication.lag_time_max_ms, c.replication.fetch_wait_max_ms), (30_000, 500));
+        assert_eq!(c.log_defaults.min_insync_replicas, 1);
+        let c = BrokerConfig::from_props(&props(&[("min.insync.replicas", "2"), ("replica.lag.time.max.ms", "1000")])).unwrap();
+        assert_eq!((c.log_defaults.min_insync_replicas, c.replication.lag_time_max_ms), (2, 1000));
+        let topic = topic_log_config(&c.log_defaults, &props(&[("min.insync.replicas", "3")])).unwrap();
+        assert_eq!(topic.min_insync_replicas, 3);
+        assert_eq!(topic_log_config(&c.log_defaults, &props(&[("min.insync.replicas", "0")])).unwrap_err().key, "min.insync.replicas");
+        // Kafka refuses a follower wait longer than the lag time: an idle follower would drop out of the ISR.
+        let e = BrokerConfig::from_props(&props(&[("replica.lag.time.max.ms", "100"), ("replica.fetch.wait.max.ms", "500")])).unwrap_err();
+        assert_eq!(e.key, "replica.fetch.wait.max.ms");
     }
 }
 

@@ -10,6 +10,7 @@ pub mod config;
 pub mod metadata;
 pub mod protocol;
 pub mod record;
+pub mod replication;
 pub mod storage;
 
 #[cfg(feature = "guard-alloc")]

@@ -157,7 +157,9 @@ fn produce_then_fetch_every_codec_and_version() {
     let mut expected = 0i64;
     for (i, codec) in [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd].into_iter().enumerate() {
         for version in [3i16, 7, 9, 10] {
-            let r = w.produce(version, 1, "pf", 1, batch_from(0, 5, codec, None));
+            // acks=all: consumers see what the high watermark covers, which is only what is fsynced; acks=1
+            // data becomes visible a group-commit later, and this test reads at once.
+            let r = w.produce(version, -1, "pf", 1, batch_from(0, 5, codec, None));
             assert_eq!(r.error_code, 0, "{codec:?} v{version}");
             assert_eq!(r.base_offset, expected);
             expected += 5;
@@ -254,7 +256,7 @@ fn fetch_respects_max_bytes_but_returns_one_whole_batch() {
     let mut w = Wire::connect(&broker);
     assert_eq!(w.create_topic("mb", 1), 0);
     for i in 0..3 {
-        assert_eq!(w.produce(9, 1, "mb", 0, batch_from(i * 10, 10, Compression::None, None)).error_code, 0);
+        assert_eq!(w.produce(9, -1, "mb", 0, batch_from(i * 10, 10, Compression::None, None)).error_code, 0);
     }
     let req = fetch_request("mb", 0, 0, 0, 1, 10);
     let resp: FetchResponse = w.send(ApiKey::Fetch, 12, &req);
@@ -269,7 +271,7 @@ fn list_offsets_earliest_latest_and_by_time() {
     assert_eq!(w.create_topic("lo", 1), 0);
     assert_eq!(w.list_offset(7, "lo", 0, -3).offset, -1);
     for i in 0..3 {
-        assert_eq!(w.produce(9, 1, "lo", 0, batch_from(i * 10, 10, Compression::None, None)).error_code, 0);
+        assert_eq!(w.produce(9, -1, "lo", 0, batch_from(i * 10, 10, Compression::None, None)).error_code, 0);
     }
     assert_eq!(w.list_offset(1, "lo", 0, -2).offset, 0);
     assert_eq!(w.list_offset(7, "lo", 0, -1).offset, 30);
@@ -413,7 +415,7 @@ fn delete_records_moves_the_log_start() {
     let mut w = Wire::connect(&broker);
     assert_eq!(w.create_topic("dr", 1), 0);
     for i in 0..4 {
-        w.produce(9, 1, "dr", 0, batch_from(i * 5, 5, Compression::None, None));
+        w.produce(9, -1, "dr", 0, batch_from(i * 5, 5, Compression::None, None));
     }
     let req = |offset| DeleteRecordsRequest::default().with_topics(vec![delete_records_request::DeleteRecordsTopic::default()
         .with_name(topic("dr"))
@@ -498,7 +500,7 @@ fn retention_deletes_old_segments_in_the_background() {
     assert_eq!(resp.topics[0].error_code, 0);
     // Old timestamps (2023) make every closed segment expired at once; the active one is kept.
     for i in 0..10 {
-        assert_eq!(w.produce(9, 1, "ret", 0, batch_from(i * 10, 10, Compression::None, None)).error_code, 0);
+        assert_eq!(w.produce(9, -1, "ret", 0, batch_from(i * 10, 10, Compression::None, None)).error_code, 0);
     }
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {

@@ -29,7 +29,8 @@ fn setup(broker: &TestBroker, topic: &str, partitions: i32, per_partition: usize
     for p in 0..partitions {
         await_leader(&mut w, topic, p);
         if per_partition > 0 {
-            assert_eq!(w.produce(9, 1, topic, p, batch_from(0, per_partition, Compression::None, None)).error_code, 0);
+            // acks=all: the records are committed (what consumers and ListOffsets "latest" see) when it returns.
+            assert_eq!(w.produce(9, -1, topic, p, batch_from(0, per_partition, Compression::None, None)).error_code, 0);
         }
     }
 }
@@ -37,7 +38,7 @@ fn setup(broker: &TestBroker, topic: &str, partitions: i32, per_partition: usize
 fn produce(broker: &TestBroker, topic: &str, partition: i32, start: usize, n: usize, codec: Compression) {
     let mut w = Wire::connect(broker);
     await_leader(&mut w, topic, partition);
-    assert_eq!(w.produce(9, 1, topic, partition, batch_from(start, n, codec, None)).error_code, 0);
+    assert_eq!(w.produce(9, -1, topic, partition, batch_from(start, n, codec, None)).error_code, 0);
 }
 
 fn consumer(broker: &TestBroker, extra: &[(&str, &str)]) -> Consumer {

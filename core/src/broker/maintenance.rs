@@ -1,4 +1,5 @@
-//! Background upkeep: retention, recovery-point checkpoints, and time-based flushes (`flush.ms`).
+//! Background upkeep: retention, recovery-point and high-watermark checkpoints, time-based flushes (`flush.ms`),
+//! and the leaders' ISR check (every `replica.lag.time.max.ms / 2`, as Kafka's `isr-expiration` task).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +20,9 @@ pub async fn run(state: Arc<BrokerState>, mut shutdown: ShutdownSignal) {
     let mut flush = every(Duration::from_secs(1));
     let mut offsets = every(Duration::from_millis(state.config.groups.offsets_retention_check_ms));
     let mut cleaner = every(Duration::from_millis(state.config.cleaner_backoff_ms));
-    for t in [&mut retention, &mut checkpoint, &mut flush, &mut offsets, &mut cleaner] {
+    let mut isr = every(Duration::from_millis((state.config.replication.lag_time_max_ms as u64 / 2).max(1)));
+    let mut hw_checkpoint = every(Duration::from_millis(state.config.replication.hw_checkpoint_interval_ms));
+    for t in [&mut retention, &mut checkpoint, &mut flush, &mut offsets, &mut cleaner, &mut isr, &mut hw_checkpoint] {
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     }
     loop {
@@ -44,6 +47,22 @@ pub async fn run(state: Arc<BrokerState>, mut shutdown: ShutdownSignal) {
                 }).await;
             }
             _ = flush.tick() => flush_due(&state).await,
+            _ = isr.tick() => {
+                let now = now_ms();
+                for p in state.all_partitions() {
+                    if let Some(change) = p.check_lag(now) {
+                        state.propose_isr(&p, change);
+                    }
+                }
+            }
+            _ = hw_checkpoint.tick() => {
+                let s = state.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    if let Err(e) = s.checkpoint_high_watermarks() {
+                        tracing::error!(error = %e, "high-watermark checkpoint failed");
+                    }
+                }).await;
+            }
             _ = cleaner.tick() => {
                 let s = state.clone();
                 let _ = tokio::task::spawn_blocking(move || match s.logs.run_cleaner(now_ms()) {

@@ -6,6 +6,8 @@ mod handlers;
 mod maintenance;
 mod offsets_topic;
 pub mod partition;
+pub mod replica;
+mod replica_manager;
 pub mod state;
 mod topics;
 
@@ -18,7 +20,9 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::{resolve_listen, BrokerConfig, ConfigError, Props};
 use crate::coordinator::{GroupConfig, GroupCoordinator};
+use crate::metadata::cluster::ControllerChannel;
 use crate::metadata::MetadataStore;
+use crate::replication::FetcherManager;
 use offsets_topic::OffsetsTopic;
 use crate::storage::LogManager;
 pub use state::BrokerState;
@@ -40,11 +44,23 @@ fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> BrokerEr
 }
 
 /// Configures and starts a broker.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct BrokerBuilder {
     data_dir: Option<PathBuf>,
     listen: Option<String>,
     props: Props,
+    controller: Option<Arc<dyn ControllerChannel>>,
+}
+
+impl std::fmt::Debug for BrokerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerBuilder")
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("props", &self.props)
+            .field("controller", &self.controller.is_some())
+            .finish()
+    }
 }
 
 impl BrokerBuilder {
@@ -75,6 +91,13 @@ impl BrokerBuilder {
         self
     }
 
+    /// How this broker's partition leaders reach the active controller (AlterPartition) in a cluster. A single
+    /// broker has none: its ISRs never change.
+    pub fn controller_channel(mut self, channel: Arc<dyn ControllerChannel>) -> Self {
+        self.controller = Some(channel);
+        self
+    }
+
     /// Starts the broker on its own runtime; returns once it accepts connections.
     pub fn start(self) -> Result<Broker, BrokerError> {
         let mut config = BrokerConfig::from_props(&self.props)?;
@@ -96,6 +119,9 @@ impl BrokerBuilder {
         std_listener.set_nonblocking(true).map_err(io_err("cannot configure the listener"))?;
         let local_addr = std_listener.local_addr().map_err(io_err("cannot read the bound address"))?;
         let state = Arc::new(open_state(config, &data_dir, local_addr)?);
+        if let Some(c) = self.controller {
+            state.set_controller_channel(c);
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("streamlet-broker")
@@ -115,6 +141,8 @@ impl BrokerBuilder {
         };
         state.offsets_topic.attach(&state);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let _ = state.runtime.set(runtime.handle().clone());
+        state.fetchers.attach(runtime.handle().clone(), shutdown_rx.clone());
         let (alive_tx, alive_rx) = mpsc::channel::<()>(1);
         runtime.spawn(accept_loop(listener, state.clone(), shutdown_rx.clone(), alive_tx.clone()));
         runtime.spawn(maintenance::run(state.clone(), shutdown_rx));
@@ -151,7 +179,13 @@ fn open_state(config: BrokerConfig, data_dir: &std::path::Path, local_addr: Sock
         initial_rebalance_delay: std::time::Duration::from_millis(g.initial_rebalance_delay_ms),
         max_size: g.max_size,
     };
+    // Read before any replica opens: each takes its entry.
+    let checkpointed_hws = logs.read_high_watermarks().map_err(io_err("cannot read the high-watermark checkpoint"))?;
     let state = BrokerState {
+        fetchers: FetcherManager::new(config.node_id, config.replication.clone()),
+        controller: RwLock::new(None),
+        runtime: std::sync::OnceLock::new(),
+        checkpointed_hws: std::sync::Mutex::new(checkpointed_hws),
         groups: GroupCoordinator::new(group_config, offsets_topic.clone()),
         offsets_topic,
         node_id: config.node_id,
@@ -287,6 +321,9 @@ impl Broker {
             })
             .join()
         });
+        if let Err(e) = self.state.checkpoint_high_watermarks() {
+            tracing::error!(error = %e, "cannot checkpoint the high watermarks");
+        }
         if let Err(e) = self.state.logs.shutdown() {
             tracing::error!(error = %e, "clean shutdown of the logs failed; the next start will recover them");
         }

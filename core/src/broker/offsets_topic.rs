@@ -10,7 +10,11 @@ use crate::coordinator::{partition_for, BoxFuture, OffsetRecord, OffsetsLog, OFF
 use crate::protocol::ErrorCode;
 use crate::record::{BatchBuilder, Compression};
 
+use super::partition::{HwWaitError, LeaderAppendError};
 use super::state::{now_ms, BrokerState};
+
+/// Kafka's `offsets.commit.timeout.ms` default: how long a commit waits for the replicas.
+const OFFSET_COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(5000);
 
 pub struct OffsetsTopic {
     state: OnceLock<Weak<BrokerState>>,
@@ -101,14 +105,25 @@ impl OffsetsLog for OffsetsTopic {
                 builder.append(ts, Some(key), value.as_deref(), &[]);
             }
             let mut batch = builder.build().map_err(|_| ErrorCode::UnknownServerError)?;
-            let info = partition.append(&mut batch, 0, ts).map_err(|e| {
-                tracing::error!(error = %e, "append to {OFFSETS_TOPIC} failed");
-                ErrorCode::KafkaStorageError
+            let info = partition.append_as_leader(&mut batch, ts, None).map_err(|e| match e {
+                LeaderAppendError::NotLeader => ErrorCode::NotCoordinator,
+                e => {
+                    tracing::error!(error = ?e, "append to {OFFSETS_TOPIC} failed");
+                    ErrorCode::KafkaStorageError
+                }
             })?;
-            // Commits are acknowledged only once durable.
+            // Commits are acknowledged only once committed, as Kafka's coordinator writes with acks=all: durable
+            // here, then covered by the high watermark (every in-sync replica has them on disk). Kafka maps a
+            // timeout or a lost leadership to the errors that send the client to (re)find its coordinator.
+            let epoch = partition.leader_epoch();
             partition.make_durable(info.last_offset + 1).await.map_err(|e| {
                 tracing::error!(error = %e, "fsync of {OFFSETS_TOPIC} failed");
                 ErrorCode::KafkaStorageError
+            })?;
+            let deadline = tokio::time::Instant::now() + OFFSET_COMMIT_TIMEOUT;
+            partition.wait_for_high_watermark(info.last_offset + 1, epoch, deadline).await.map_err(|e| match e {
+                HwWaitError::TimedOut => ErrorCode::CoordinatorNotAvailable,
+                HwWaitError::NotLeader => ErrorCode::NotCoordinator,
             })?;
             Ok(())
         })

@@ -1,11 +1,13 @@
 //! What every connection shares: configuration, metadata, the logs and the partitions being served.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 
 use crate::config::BrokerConfig;
 use crate::coordinator::GroupCoordinator;
+use crate::metadata::cluster::ControllerChannel;
 use crate::metadata::MetadataStore;
+use crate::replication::FetcherManager;
 use crate::storage::LogManager;
 
 use super::offsets_topic::OffsetsTopic;
@@ -19,10 +21,19 @@ pub struct BrokerState {
     pub advertised_port: i32,
     pub(crate) metadata: Mutex<MetadataStore>,
     pub(crate) logs: LogManager,
-    /// topic -> its partitions, index = partition number.
-    pub(crate) partitions: RwLock<HashMap<String, Vec<Arc<Partition>>>>,
+    /// topic -> the partitions this broker holds a replica of, by partition number.
+    pub(crate) partitions: RwLock<HashMap<String, BTreeMap<i32, Arc<Partition>>>>,
     pub groups: Arc<GroupCoordinator>,
     pub(crate) offsets_topic: Arc<OffsetsTopic>,
+    /// How partition leaders reach the active controller (AlterPartition). None on a single broker, where the
+    /// ISR never changes.
+    pub(crate) controller: RwLock<Option<Arc<dyn ControllerChannel>>>,
+    /// The broker's runtime, once started (replica changes may arrive from any thread and spawn work on it).
+    pub(crate) runtime: OnceLock<tokio::runtime::Handle>,
+    /// Follower fetchers, one per leader broker.
+    pub(crate) fetchers: FetcherManager,
+    /// High watermarks read from `replication-offset-checkpoint` at start, taken by each replica as it opens.
+    pub(crate) checkpointed_hws: Mutex<HashMap<(String, i32), i64>>,
 }
 
 impl BrokerState {
@@ -32,12 +43,44 @@ impl BrokerState {
 
     pub fn partition(&self, topic: &str, index: i32) -> Option<Arc<Partition>> {
         let map = self.partitions.read().unwrap_or_else(|e| e.into_inner());
-        map.get(topic).and_then(|ps| usize::try_from(index).ok().and_then(|i| ps.get(i)).cloned())
+        map.get(topic).and_then(|ps| ps.get(&index)).cloned()
     }
 
     pub fn all_partitions(&self) -> Vec<Arc<Partition>> {
         let map = self.partitions.read().unwrap_or_else(|e| e.into_inner());
-        map.values().flatten().cloned().collect()
+        map.values().flat_map(|ps| ps.values()).cloned().collect()
+    }
+
+    /// The replicas this broker holds of one topic, by partition number.
+    pub(crate) fn topic_partitions(&self, topic: &str) -> Vec<Arc<Partition>> {
+        let map = self.partitions.read().unwrap_or_else(|e| e.into_inner());
+        map.get(topic).map(|ps| ps.values().cloned().collect()).unwrap_or_default()
+    }
+
+    pub(crate) fn insert_partition(&self, p: Arc<Partition>) {
+        let mut map = self.partitions.write().unwrap_or_else(|e| e.into_inner());
+        map.entry(p.topic.clone()).or_default().insert(p.index, p);
+    }
+
+    pub(crate) fn take_partition(&self, topic: &str, index: i32) -> Option<Arc<Partition>> {
+        let mut map = self.partitions.write().unwrap_or_else(|e| e.into_inner());
+        let ps = map.get_mut(topic)?;
+        let p = ps.remove(&index);
+        if ps.is_empty() {
+            map.remove(topic);
+        }
+        p
+    }
+
+    /// Every replica's high watermark into `replication-offset-checkpoint` (periodically and on shutdown).
+    pub(crate) fn checkpoint_high_watermarks(&self) -> std::io::Result<()> {
+        let hws = self.all_partitions().iter().map(|p| ((p.topic.clone(), p.index), p.high_watermark())).collect();
+        self.logs.write_high_watermarks(&hws)
+    }
+
+    /// Sets how partition leaders reach the controller (whoever builds a broker of a cluster).
+    pub fn set_controller_channel(&self, channel: Arc<dyn ControllerChannel>) {
+        *self.controller.write().unwrap_or_else(|e| e.into_inner()) = Some(channel);
     }
 }
 

@@ -1,14 +1,13 @@
 //! Topic lifecycle: create (explicitly or on first use), add partitions, delete, and bringing the logs in line
 //! with the metadata image on start.
 
-use std::sync::Arc;
 
 use crate::config::{self, Props};
+use crate::metadata::cluster::{PartitionChange, PartitionState};
 use crate::metadata::{MetadataRecord, TopicMeta};
 use crate::protocol::ErrorCode;
 use crate::storage::LogConfig;
 
-use super::partition::Partition;
 use super::state::BrokerState;
 
 /// An error answer for one topic: Kafka's code and a message for the client.
@@ -34,7 +33,7 @@ pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
 }
 
 /// acks=all fsyncs unless flush.messages / flush.ms were set, at topic or broker level, to relax it.
-fn fsync_on_ack(state: &BrokerState, topic_props: &Props) -> bool {
+pub(super) fn fsync_on_ack(state: &BrokerState, topic_props: &Props) -> bool {
     let keys = ["flush.messages", "flush.ms"];
     let broker_keys = ["log.flush.interval.messages", "log.flush.interval.ms"];
     !keys.iter().any(|k| topic_props.contains_key(*k)) && !broker_keys.iter().any(|k| state.config.props.contains_key(*k))
@@ -137,8 +136,7 @@ impl BrokerState {
         metadata.append(MetadataRecord::TopicConfigsSet { name: name.to_string(), configs: configs.clone() }).map_err(storage_error)?;
         drop(metadata);
         let fsync = fsync_on_ack(self, &configs);
-        let parts = self.partitions.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned().unwrap_or_default();
-        for p in parts {
+        for p in self.topic_partitions(name) {
             p.set_config(log_config.clone(), fsync);
         }
         tracing::info!(topic = name, "altered topic configs");
@@ -155,34 +153,31 @@ impl BrokerState {
         };
         metadata.append(MetadataRecord::TopicDeleted { name: name.to_string() }).map_err(storage_error)?;
         drop(metadata);
-        let removed = self.partitions.write().unwrap_or_else(|e| e.into_inner()).remove(name).unwrap_or_default();
-        for p in &removed {
-            // Wake parked fetches so they answer UNKNOWN_TOPIC_OR_PARTITION instead of waiting out their timeout.
-            p.wake_waiters();
-            if let Err(e) = self.logs.delete_partition(name, p.index) {
-                // The metadata no longer lists the topic; the directory is removed on the next start.
-                tracing::warn!(topic = name, partition = p.index, error = %e, "could not delete partition directory");
-            }
-        }
+        // The replica manager stops fetching, wakes parked fetches (they answer UNKNOWN_TOPIC_OR_PARTITION) and
+        // deletes the logs; a directory it cannot delete goes on the next start, the metadata no longer lists it.
+        let removed = self.topic_partitions(name).iter().map(|p| PartitionChange::Removed { topic: name.to_string(), partition: p.index }).collect();
+        self.apply_partition_changes(removed);
         tracing::info!(topic = name, "deleted topic");
         Ok(topic)
     }
 
-    /// Opens (creating when missing) partitions `from..meta.partitions` and publishes them.
-    pub(crate) fn open_partitions(&self, meta: &TopicMeta, from: i32, log_config: &LogConfig) -> std::io::Result<()> {
-        let mut opened = Vec::new();
-        for p in from..meta.partitions {
-            let log = match self.logs.get(&meta.name, p) {
-                Some(log) => log,
-                None => self.logs.create_partition(&meta.name, p, log_config.clone())?,
-            };
-            opened.push(Arc::new(Partition::new(&meta.name, p, log, log_config.clone(), fsync_on_ack(self, &meta.configs))));
+    /// Opens (creating when missing) partitions `from..meta.partitions` and publishes them: on a single broker
+    /// this broker is their only replica and leads them (`PartitionState::single`).
+    pub(crate) fn open_partitions(&self, meta: &TopicMeta, from: i32, _log_config: &LogConfig) -> std::io::Result<()> {
+        let changes = (from..meta.partitions)
+            .map(|p| PartitionChange::Upsert {
+                topic: meta.name.clone(),
+                topic_id: meta.id,
+                partition: p,
+                state: PartitionState::single(self.node_id),
+                leader_endpoint: None,
+            })
+            .collect();
+        self.apply_partition_changes(changes);
+        match (from..meta.partitions).find(|p| self.partition(&meta.name, *p).is_none()) {
+            Some(p) => Err(std::io::Error::other(format!("cannot open the log of {}-{p}", meta.name))),
+            None => Ok(()),
         }
-        let mut map = self.partitions.write().unwrap_or_else(|e| e.into_inner());
-        let entry = map.entry(meta.name.clone()).or_default();
-        entry.truncate(from as usize);
-        entry.extend(opened);
-        Ok(())
     }
 }
 

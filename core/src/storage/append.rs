@@ -2,7 +2,7 @@
 
 use std::io;
 
-use crate::record::{set_log_append_time, stamp_batch, BatchHeader, RecordError, TimestampType};
+use crate::record::{set_log_append_time, stamp_batch, validate_batch, BatchHeader, RecordError, TimestampType};
 
 use super::log::PartitionLog;
 use super::producer_state::Prepared;
@@ -56,11 +56,8 @@ impl PartitionLog {
             }
             Prepared::Append(staged) => staged,
         };
-        self.reopen_active()?;
         let span = headers.iter().map(|h| h.last_offset_delta as i64 + 1).sum::<i64>();
-        if self.should_roll(batches.len() as u64, headers.len(), span, now_ms) {
-            self.roll()?;
-        }
+        self.make_room(batches.len() as u64, headers.len(), span, now_ms)?;
 
         let log_append_time = match self.config.message_timestamp_type {
             TimestampType::LogAppendTime => now_ms,
@@ -77,10 +74,78 @@ impl PartitionLog {
             pos += h.total_size();
             offset = h.next_offset();
         }
-        let interval = self.config.index_interval_bytes as u64;
-        self.active_mut().append(batches, &headers, interval, now_ms)?;
+        // Before the write: a crash in between leaves an epoch entry at the log end, which load trims.
+        self.epochs.assign(leader_epoch, base_offset)?;
+        let record_count = self.write_batches(batches, &headers, now_ms)?;
         self.producers.commit(staged);
+        Ok(AppendInfo {
+            base_offset,
+            last_offset: offset - 1,
+            log_append_time,
+            log_start_offset: self.log_start_offset,
+            record_count,
+        })
+    }
 
+    /// The follower's append (Kafka's `appendAsFollower`): batches fetched from the leader keep the leader's
+    /// offsets, epochs and timestamps. Each batch is CRC-checked (the bytes crossed a network), must start at
+    /// or after the log end and after the previous batch (a compacted leader log has gaps, never overlaps), and
+    /// updates producer state and the leader-epoch cache from its header. Nothing is written unless every batch
+    /// passes.
+    pub fn append_as_follower(&mut self, batches: &[u8], now_ms: i64) -> Result<AppendInfo, AppendError> {
+        let mut headers = Vec::new();
+        let mut pos = 0;
+        let mut next = self.log_end_offset();
+        while pos < batches.len() {
+            let h = validate_batch(&batches[pos..], usize::MAX)?;
+            if h.base_offset < next {
+                return Err(RecordError::CorruptMessage(format!(
+                    "replicated batch at offset {} does not follow offset {}", h.base_offset, next
+                ))
+                .into());
+            }
+            if h.total_size() as u64 > self.config.segment_bytes {
+                return Err(RecordError::MessageTooLarge { size: h.total_size(), max: self.config.segment_bytes as usize }.into());
+            }
+            next = h.next_offset();
+            pos += h.total_size();
+            headers.push(h);
+        }
+        let (Some(first), Some(last)) = (headers.first().copied(), headers.last().copied()) else {
+            return Err(RecordError::InvalidRecord("no batches".into()).into());
+        };
+        let span = last.next_offset() - self.log_end_offset();
+        self.make_room(batches.len() as u64, headers.len(), span, now_ms)?;
+        for h in &headers {
+            self.epochs.assign(h.partition_leader_epoch, h.base_offset)?;
+        }
+        let record_count = self.write_batches(batches, &headers, now_ms)?;
+        for h in &headers {
+            self.producers.replay(h);
+        }
+        Ok(AppendInfo {
+            base_offset: first.base_offset,
+            last_offset: last.last_offset(),
+            log_append_time: -1,
+            log_start_offset: self.log_start_offset,
+            record_count,
+        })
+    }
+
+    /// Readies the active segment for `bytes` more: re-grows sealed indexes, rolls when the segment is full.
+    fn make_room(&mut self, bytes: u64, batches: usize, offset_span: i64, now_ms: i64) -> io::Result<()> {
+        self.reopen_active()?;
+        if self.should_roll(bytes, batches, offset_span, now_ms) {
+            self.roll()?;
+        }
+        Ok(())
+    }
+
+    /// One write of whole, stamped batches, then the `flush.messages` / `flush.ms` policy. Returns the record
+    /// count.
+    fn write_batches(&mut self, batches: &[u8], headers: &[BatchHeader], now_ms: i64) -> io::Result<i64> {
+        let interval = self.config.index_interval_bytes as u64;
+        self.active_mut().append(batches, headers, interval, now_ms)?;
         let record_count: i64 = headers.iter().map(|h| h.records_count as i64).sum();
         self.unflushed_messages += record_count;
         if self.unflushed_messages >= self.config.flush_messages
@@ -91,13 +156,7 @@ impl PartitionLog {
             self.mark_flushed(flushed);
             self.last_flush_ms = now_ms;
         }
-        Ok(AppendInfo {
-            base_offset,
-            last_offset: offset - 1,
-            log_append_time,
-            log_start_offset: self.log_start_offset,
-            record_count,
-        })
+        Ok(record_count)
     }
 
     fn should_roll(&self, bytes: u64, batches: usize, offset_span: i64, now_ms: i64) -> bool {

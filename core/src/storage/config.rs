@@ -86,6 +86,8 @@ pub struct LogConfig {
     pub min_cleanable_dirty_ratio: f64,
     /// `min.compaction.lag.ms` (broker: `log.cleaner.min.compaction.lag.ms`)
     pub min_compaction_lag_ms: i64,
+    /// `min.insync.replicas`: acks=all produces are refused (NOT_ENOUGH_REPLICAS) while the ISR is smaller.
+    pub min_insync_replicas: i32,
 }
 
 // The ratio is validated to lie in [0, 1] (never NaN), so equality is total.
@@ -108,6 +110,7 @@ impl Default for LogConfig {
             delete_retention_ms: 24 * 3600 * 1000,
             min_cleanable_dirty_ratio: 0.5,
             min_compaction_lag_ms: 0,
+            min_insync_replicas: 1,
         }
     }
 }

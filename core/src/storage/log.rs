@@ -6,6 +6,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::leader_epoch::LeaderEpochCache;
 use super::producer_state::ProducerStateManager;
 use super::segment::Segment;
 use super::LogConfig;
@@ -29,6 +30,8 @@ pub struct PartitionLog {
     pub(super) cleaner_checkpoint: i64,
     /// Earliest delete horizon of a tombstone the cleaner retained: once passed, cleaning again drops it.
     pub(super) tombstone_horizon: Option<i64>,
+    /// Leader epoch -> first offset (`leader-epoch-checkpoint`), kept in step with appends and truncations.
+    pub(super) epochs: LeaderEpochCache,
 }
 
 impl PartitionLog {
@@ -44,6 +47,7 @@ impl PartitionLog {
     ) -> io::Result<Self> {
         let dir = data_dir.join(format!("{topic}-{partition}"));
         fs::create_dir_all(&dir)?;
+        let (epochs, epochs_on_disk) = LeaderEpochCache::open(&dir)?;
         let mut log = PartitionLog {
             dir,
             topic: topic.to_string(),
@@ -58,8 +62,10 @@ impl PartitionLog {
             active_sealed: false,
             cleaner_checkpoint: 0,
             tombstone_horizon: None,
+            epochs,
         };
         log.load(recovery_point)?;
+        log.load_epochs(epochs_on_disk)?;
         Ok(log)
     }
 
@@ -103,6 +109,23 @@ impl PartitionLog {
     /// Base offsets of the segments, oldest first (tools and tests).
     pub fn segment_base_offsets(&self) -> Vec<i64> {
         self.segments.iter().map(|s| s.base_offset).collect()
+    }
+
+    /// The leader-epoch cache (OffsetForLeaderEpoch, diverging-epoch checks, LastFetchedEpoch).
+    pub fn leader_epochs(&self) -> &LeaderEpochCache {
+        &self.epochs
+    }
+
+    /// Records a new leader epoch starting at the log end (a replica becoming leader, as Kafka's
+    /// `Partition.makeLeader` does), so that OffsetForLeaderEpoch answers for it before its first append.
+    pub fn assign_leader_epoch(&mut self, epoch: i32) -> io::Result<()> {
+        let end = self.log_end_offset();
+        self.epochs.assign(epoch, end).map(|_| ())
+    }
+
+    /// Kafka's `endOffsetForEpoch`: the largest epoch <= `epoch` and where it ends in this log.
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> (i32, i64) {
+        self.epochs.end_offset_for(epoch, self.log_end_offset())
     }
 
     /// Idempotent producer state (for DescribeProducers and tests).

@@ -1,6 +1,7 @@
 //! `LogManager`: the data directory and every partition log in it, with Kafka's bookkeeping files:
-//! `.lock` (one broker per directory), `.kafka_cleanshutdown`, `recovery-point-offset-checkpoint` and
-//! `log-start-offset-checkpoint`.
+//! `.lock` (one broker per directory), `.kafka_cleanshutdown`, `recovery-point-offset-checkpoint`,
+//! `log-start-offset-checkpoint` and `replication-offset-checkpoint` (the high watermarks, which the replicas
+//! own: the broker hands them in).
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -17,6 +18,7 @@ pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
 pub const RECOVERY_POINT_CHECKPOINT: &str = "recovery-point-offset-checkpoint";
 pub const LOG_START_CHECKPOINT: &str = "log-start-offset-checkpoint";
 pub const CLEANER_CHECKPOINT: &str = "cleaner-offset-checkpoint";
+pub const HIGH_WATERMARK_CHECKPOINT: &str = "replication-offset-checkpoint";
 
 type Key = (String, i32);
 
@@ -150,6 +152,22 @@ impl LogManager {
         write_offset_checkpoint(&self.data_dir.join(CLEANER_CHECKPOINT), &cleans)
     }
 
+    /// Writes the high watermarks (Kafka's `replication-offset-checkpoint`), periodically and on clean shutdown.
+    /// Only the partitions this directory holds are written.
+    pub fn write_high_watermarks(&self, hws: &HashMap<(String, i32), i64>) -> io::Result<()> {
+        let _turn = self.checkpoint_turn.lock().unwrap_or_else(|p| p.into_inner());
+        let logs = self.logs();
+        let kept: HashMap<_, _> = hws.iter().filter(|(k, _)| logs.contains_key(*k)).map(|(k, v)| (k.clone(), *v)).collect();
+        drop(logs);
+        write_offset_checkpoint(&self.data_dir.join(HIGH_WATERMARK_CHECKPOINT), &kept)
+    }
+
+    /// The high watermarks as last checkpointed (empty when never written). A replica starts from its entry,
+    /// capped at its log end, so a restarted leader does not expose less than it had acknowledged.
+    pub fn read_high_watermarks(&self) -> io::Result<HashMap<(String, i32), i64>> {
+        read_offset_checkpoint(&self.data_dir.join(HIGH_WATERMARK_CHECKPOINT))
+    }
+
     /// One cleaner pass: compacts every log whose policy includes `compact` and that `needs_cleaning` (dirty
     /// ratio at least `min.cleanable.dirty.ratio`, or a tombstone horizon passed). Each log is cleaned under
     /// its own lock, one after the other. Returns the number of logs cleaned; the clean points are then
@@ -258,5 +276,19 @@ mod tests {
         assert!(m.delete_partition("u", 1).unwrap());
         assert!(!dir.path().join("u-1").exists());
         assert_eq!(m.partitions(), vec![("t".to_string(), 0)]);
+    }
+
+    #[test]
+    fn high_watermark_checkpoint_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = LogManager::new(dir.path()).unwrap();
+        m.create_partition("t", 0, LogConfig::default()).unwrap();
+        assert!(m.read_high_watermarks().unwrap().is_empty());
+        let mut hws = HashMap::new();
+        hws.insert(("t".to_string(), 0), 7);
+        hws.insert(("gone".to_string(), 3), 9); // no log here: not written
+        m.write_high_watermarks(&hws).unwrap();
+        assert_eq!(fs::read_to_string(dir.path().join(HIGH_WATERMARK_CHECKPOINT)).unwrap(), "0\n1\nt 0 7\n");
+        assert_eq!(m.read_high_watermarks().unwrap().get(&("t".to_string(), 0)), Some(&7));
     }
 }

@@ -4,6 +4,7 @@
 use std::fs;
 use std::io;
 
+use super::leader_epoch::EpochEntry;
 use super::log::PartitionLog;
 use super::producer_state::ProducerStateManager;
 use super::segment::{ScanEnd, Segment};
@@ -93,6 +94,29 @@ impl PartitionLog {
         let end = self.log_end_offset();
         self.recovery_point = if any_recovered { end } else { rp.clamp(self.log_start_offset, end) };
         self.rebuild_producer_state()
+    }
+
+    /// Brings the leader-epoch cache in line with the recovered log: entries beyond the end (the log was cut) or
+    /// before the start go. A missing file on a non-empty log (a log written before the cache existed, or a
+    /// lost file) is rebuilt from the batches' `partitionLeaderEpoch` fields, a header scan.
+    pub(super) fn load_epochs(&mut self, on_disk: bool) -> io::Result<()> {
+        let (start, end) = (self.log_start_offset, self.log_end_offset());
+        if !on_disk && end > start {
+            let mut entries: Vec<EpochEntry> = Vec::new();
+            for seg in &self.segments {
+                let mut pos = 0;
+                while let Some(h) = seg.header_at(pos)? {
+                    let newer = entries.last().is_none_or(|e| h.partition_leader_epoch > e.epoch);
+                    if h.partition_leader_epoch >= 0 && newer {
+                        entries.push(EpochEntry { epoch: h.partition_leader_epoch, start_offset: h.base_offset });
+                    }
+                    pos += h.total_size() as u64;
+                }
+            }
+            self.epochs.reset(entries)?;
+        }
+        self.epochs.truncate_from_end(end)?;
+        self.epochs.truncate_from_start(start)
     }
 
     /// Newest valid snapshot at or below the log end, then every batch header after it.

@@ -20,6 +20,7 @@ impl PartitionLog {
             while self.segments.len() > 1 && self.segments[1].base_offset <= offset {
                 self.delete_oldest_segment()?;
             }
+            self.epochs.truncate_from_start(self.log_start_offset)?;
         }
         Ok(self.log_start_offset)
     }
@@ -57,7 +58,8 @@ impl PartitionLog {
         let first_base = self.segments[0].base_offset;
         self.log_start_offset = self.log_start_offset.max(first_base);
         self.cleaner_checkpoint = self.cleaner_checkpoint.max(self.log_start_offset);
-        seg.delete()
+        seg.delete()?;
+        self.epochs.truncate_from_start(self.log_start_offset)
     }
 
     /// Removes every batch at or after `offset` (a batch containing `offset` goes whole, as in Kafka), for
@@ -85,6 +87,8 @@ impl PartitionLog {
         self.active_sealed = false;
         self.recovery_point = self.recovery_point.min(self.log_end_offset());
         self.cleaner_checkpoint = self.cleaner_checkpoint.clamp(self.log_start_offset, self.log_end_offset());
+        self.epochs.truncate_from_end(self.log_end_offset())?;
+        self.epochs.truncate_from_start(self.log_start_offset)?;
         self.rebuild_producer_state()
     }
 }

@@ -452,3 +452,64 @@ fn log_types_can_cross_threads() {
     send_sync::<ReadSlice>();
     send_sync::<FlushHandle>();
 }
+
+/// Reads every stored batch's bytes (as a follower would fetch them).
+fn stored_bytes(log: &PartitionLog) -> Vec<u8> {
+    let s = log.read(log.log_start_offset(), usize::MAX, true, i64::MAX).unwrap();
+    s.read_bytes().unwrap().to_vec()
+}
+
+#[test]
+fn leader_stamps_epochs_and_follower_keeps_the_leaders_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ldir, fdir) = (dir.path().join("leader"), dir.path().join("follower"));
+    let mut leader = open(&ldir, small_config(), Some(0));
+    leader.append(&mut pbatch(7, 0, 0, 3), 0, 10).unwrap();
+    leader.append(&mut pbatch(7, 0, 3, 2), 2, 10).unwrap();
+    leader.append(&mut batch(4), 5, 10).unwrap();
+    let epochs: Vec<_> = leader.leader_epochs().entries().iter().map(|e| (e.epoch, e.start_offset)).collect();
+    assert_eq!(epochs, vec![(0, 0), (2, 3), (5, 5)]);
+    let bytes = stored_bytes(&leader);
+    let stamped: Vec<i32> = batches(Bytes::from(bytes.clone())).map(|b| b.unwrap().0.partition_leader_epoch).collect();
+    assert_eq!(stamped, vec![0, 2, 5]);
+
+    let mut follower = open(&fdir, small_config(), Some(0));
+    let info = follower.append_as_follower(&bytes, 10).unwrap();
+    assert_eq!((info.base_offset, info.last_offset), (0, 8));
+    assert_eq!(stored_bytes(&follower), bytes, "byte-identical replica");
+    assert_eq!(follower.leader_epochs().entries(), leader.leader_epochs().entries());
+    assert_eq!(follower.producer_state().producer(7).unwrap().1.last().unwrap().last_offset, 4);
+    // A batch that does not follow the log end, or whose CRC is broken, is refused and nothing is written.
+    assert!(follower.append_as_follower(&bytes, 10).is_err());
+    let mut corrupt = bytes.clone();
+    let n = corrupt.len();
+    corrupt[n - 1] ^= 0xff;
+    follower.truncate_to(5).unwrap();
+    assert!(follower.append_as_follower(&corrupt[stored_bytes(&follower).len()..], 10).is_err());
+    assert_eq!(follower.log_end_offset(), 5);
+    assert_eq!(follower.leader_epochs().latest_epoch(), Some(2), "truncation drops epoch 5, which started at 5");
+    assert_eq!(follower.end_offset_for_epoch(2), (2, 5));
+    assert_eq!(leader.end_offset_for_epoch(2), (2, 5));
+    assert_eq!(leader.end_offset_for_epoch(5), (5, 9));
+}
+
+#[test]
+fn epoch_cache_survives_restart_and_is_rebuilt_when_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut log = open(dir.path(), small_config(), Some(0));
+        log.append(&mut batch(2), 1, 10).unwrap();
+        log.append(&mut batch(2), 3, 10).unwrap();
+        log.close().unwrap();
+    }
+    let epoch_file = dir.path().join("t-0").join(LEADER_EPOCH_CHECKPOINT);
+    assert_eq!(fs::read_to_string(&epoch_file).unwrap(), "0\n2\n1 0\n3 2\n");
+    fs::remove_file(&epoch_file).unwrap();
+    let mut log = open(dir.path(), small_config(), Some(i64::MAX));
+    let epochs: Vec<_> = log.leader_epochs().entries().iter().map(|e| (e.epoch, e.start_offset)).collect();
+    assert_eq!(epochs, vec![(1, 0), (3, 2)], "rebuilt from the batch headers");
+    log.assign_leader_epoch(4).unwrap();
+    assert_eq!(log.end_offset_for_epoch(3), (3, 4));
+    log.delete_records_before(3).unwrap();
+    assert_eq!(log.leader_epochs().entries()[0], EpochEntry { epoch: 3, start_offset: 3 });
+}

@@ -44,8 +44,13 @@ fn delete(state: &BrokerState, topic: &str, index: i32, offset: i64) -> Result<i
         // Kafka refuses DeleteRecords on compact-only topics.
         return Err(ErrorCode::PolicyViolation);
     }
+    // Only the leader deletes (followers follow its log start offset), and never past what is committed.
+    let snap = partition.snapshot();
+    if !snap.is_leader {
+        return Err(ErrorCode::NotLeaderOrFollower);
+    }
     let mut log = partition.log();
-    let high_watermark = log.log_end_offset();
+    let high_watermark = snap.high_watermark.min(log.log_end_offset());
     let target = if offset == -1 { high_watermark } else { offset };
     if target < 0 || target > high_watermark {
         return Err(ErrorCode::OffsetOutOfRange);

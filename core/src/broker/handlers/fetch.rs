@@ -1,5 +1,12 @@
 //! Fetch: return stored batches as they are on disk; park the request on its partitions (no thread, no polling)
-//! until an append brings `min_bytes` or `max_wait_ms` runs out.
+//! until an append (or a high-watermark move) brings `min_bytes` or `max_wait_ms` runs out.
+//!
+//! Two kinds of fetchers, as in Kafka: consumers (replica id -1) read up to the high watermark only; followers
+//! (replica id = their broker id) read up to the log end, and their fetch offset tells the leader how far they
+//! have durably replicated (`Partition::follower_fetched`). Only the leader serves either. CurrentLeaderEpoch
+//! fences fetchers whose view of the leadership is older (FENCED_LEADER_EPOCH) or newer (UNKNOWN_LEADER_EPOCH)
+//! than ours; LastFetchedEpoch is checked against the leader-epoch cache and a divergence is answered with the
+//! DivergingEpoch the fetcher truncates to (KIP-320).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +15,8 @@ use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, Partition
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use tokio::sync::Notify;
 
-use crate::broker::state::BrokerState;
+use crate::broker::partition::Partition;
+use crate::broker::state::{now_ms, BrokerState};
 use crate::broker::ShutdownSignal;
 use crate::protocol::ErrorCode;
 use crate::storage::ReadError;
@@ -27,8 +35,15 @@ pub async fn handle(state: &Arc<BrokerState>, version: i16, req: &FetchRequest, 
     let mut shutdown = shutdown.clone();
     // Parked only once there is reason to wait: a fetch that finds data (the common case) touches no waiter list.
     let mut parked: Option<Arc<Notify>> = None;
+    // A follower's fetch offset is its progress report: counted once per request, after the first read found
+    // the partition led here in the epoch it names and its log not diverging from ours (Kafka's order).
+    let mut progress = Vec::new();
+    let mut first = true;
     loop {
-        let (resp, bytes, has_error) = read_all(state, version, req, parked.as_ref());
+        let (resp, bytes, has_error) = read_all(state, version, req, parked.as_ref(), first.then_some(&mut progress));
+        if std::mem::take(&mut first) {
+            record_follower_progress(state, req.replica_id.0, std::mem::take(&mut progress));
+        }
         let expired = tokio::time::Instant::now() >= deadline;
         if bytes >= min_bytes.max(1) || has_error || expired || min_bytes == 0 || *shutdown.borrow() {
             return resp;
@@ -47,9 +62,30 @@ pub async fn handle(state: &Arc<BrokerState>, version: i16, req: &FetchRequest, 
     }
 }
 
+/// A follower's fetch of one partition that passed the checks: (partition, fetch offset, our leader epoch then).
+type Progress = (Arc<Partition>, i64, i32);
+
+/// Feeds each partition's leader the follower's fetch offset (its durable log end); proposes ISR expansions.
+/// Called with no lock held: `follower_fetched` takes the partition's role and log locks.
+fn record_follower_progress(state: &BrokerState, replica: i32, progress: Vec<Progress>) {
+    let now = now_ms();
+    for (partition, fetch_offset, leader_epoch) in progress {
+        if let Some(change) = partition.follower_fetched(replica, fetch_offset, leader_epoch, now) {
+            state.propose_isr(&partition, change);
+        }
+    }
+}
+
 /// Reads every requested partition once. Parks `notify` on each partition before reading, so an append that
 /// lands after the read still wakes us.
-fn read_all(state: &BrokerState, _version: i16, req: &FetchRequest, notify: Option<&Arc<Notify>>) -> (FetchResponse, usize, bool) {
+fn read_all(
+    state: &BrokerState,
+    version: i16,
+    req: &FetchRequest,
+    notify: Option<&Arc<Notify>>,
+    mut progress: Option<&mut Vec<Progress>>,
+) -> (FetchResponse, usize, bool) {
+    let is_follower = req.replica_id.0 >= 0;
     let mut remaining = if req.max_bytes <= 0 { usize::MAX } else { req.max_bytes as usize };
     let mut total = 0usize;
     let mut has_error = false;
@@ -70,11 +106,41 @@ fn read_all(state: &BrokerState, _version: i16, req: &FetchRequest, notify: Opti
             if let Some(n) = notify {
                 partition.park(n);
             }
+            // The snapshot before the log: the HW never exceeds the log end read after it.
+            let snap = partition.snapshot();
+            if let Err(code) = snap.check_leader(fp.current_leader_epoch) {
+                has_error = true;
+                pd.error_code = code.code();
+                pd.high_watermark = -1;
+                pd.last_stable_offset = -1;
+                pd.log_start_offset = -1;
+                partitions.push(pd);
+                continue;
+            }
             let log = partition.log();
-            let (start, end) = (log.log_start_offset(), log.log_end_offset());
-            pd.high_watermark = end;
-            pd.last_stable_offset = end;
+            let start = log.log_start_offset();
+            pd.high_watermark = snap.high_watermark;
+            // No transactions are served yet: the last stable offset is the high watermark.
+            pd.last_stable_offset = snap.high_watermark;
             pd.log_start_offset = start;
+            if version >= 12 && fp.last_fetched_epoch >= 0 {
+                let (epoch, epoch_end) = log.end_offset_for_epoch(fp.last_fetched_epoch);
+                if epoch < fp.last_fetched_epoch || epoch_end < fp.fetch_offset {
+                    // The fetcher's log diverges from ours: it must truncate before reading on.
+                    has_error = true;
+                    pd.diverging_epoch = pd.diverging_epoch.with_epoch(epoch).with_end_offset(epoch_end);
+                    partitions.push(pd);
+                    continue;
+                }
+            }
+            // A fetch offset beyond our log end is not progress (the read below answers OFFSET_OUT_OF_RANGE).
+            if is_follower && fp.fetch_offset <= log.log_end_offset() {
+                if let Some(p) = progress.as_deref_mut() {
+                    p.push((partition.clone(), fp.fetch_offset, snap.leader_epoch));
+                }
+            }
+            // Consumers never see what is not yet committed; followers replicate up to the log end.
+            let end = if is_follower { log.log_end_offset() } else { snap.high_watermark };
             let limit = (fp.partition_max_bytes.max(0) as usize).min(remaining);
             // KIP-74: the first non-empty partition returns at least one whole batch even above the limits, so a
             // consumer can always make progress.

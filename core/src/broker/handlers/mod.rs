@@ -22,6 +22,7 @@ mod metadata;
 mod offset_commit;
 mod offset_delete;
 mod offset_fetch;
+mod offset_for_leader_epoch;
 mod produce;
 mod sync_group;
 
@@ -85,6 +86,7 @@ pub async fn dispatch(state: &Arc<BrokerState>, req: Request, peer: std::net::So
             }
         }
         RequestKind::ListOffsets(r) => respond(&req, &list_offsets::handle(state, v, r)),
+        RequestKind::OffsetForLeaderEpoch(r) => respond(&req, &offset_for_leader_epoch::handle(state, r)),
         RequestKind::CreateTopics(r) => respond(&req, &create_topics::handle(state, v, r)),
         RequestKind::DeleteTopics(r) => respond(&req, &delete_topics::handle(state, v, r)),
         RequestKind::CreatePartitions(r) => respond(&req, &create_partitions::handle(state, r)),

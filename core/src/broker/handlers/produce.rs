@@ -7,16 +7,17 @@ use kafka_protocol::messages::produce_response::{PartitionProduceResponse, Topic
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use super::str_bytes;
-use crate::broker::partition::Partition;
+use crate::broker::partition::{HwWaitError, LeaderAppendError, Partition};
 use crate::broker::state::{is_internal_topic, now_ms, BrokerState};
 use crate::protocol::ErrorCode;
 use crate::record::{validate_keys_for_compaction, validate_produce_batches, RecordError};
-use crate::storage::AppendError;
+use crate::storage::{AppendError, AppendInfo};
 
 pub enum ProduceOutcome {
     Respond(ProduceResponse),
-    /// acks=all: appended, but the answer waits until the data is on disk. The connection keeps reading (and
-    /// appending) later requests meanwhile, so pipelined produces share one fsync.
+    /// acks=all: appended, but the answer waits until the data is on disk here and the high watermark covers
+    /// it (every ISR member has it on disk). The connection keeps reading (and appending) later requests
+    /// meanwhile, so pipelined produces share one fsync.
     AfterSync(DurableWait),
     /// acks=0 and everything went well.
     Silent,
@@ -24,18 +25,44 @@ pub enum ProduceOutcome {
     Close(String),
 }
 
-/// The fsyncs an acks=all answer waits for.
+/// One partition an acks=all answer waits for: fsync up to `upto` (unless the topic relaxed it), then the HW
+/// reaching `upto` in `leader_epoch`.
+struct AckWait {
+    partition: Arc<Partition>,
+    upto: i64,
+    leader_epoch: i32,
+}
+
+/// The fsyncs and high-watermark advances an acks=all answer waits for, bounded by the request's timeout.
 pub struct DurableWait {
     responses: Vec<TopicProduceResponse>,
-    to_sync: Vec<(Arc<Partition>, i64)>,
+    waits: Vec<AckWait>,
+    deadline: tokio::time::Instant,
 }
 
 impl DurableWait {
     pub async fn finish(mut self) -> ProduceResponse {
-        for (partition, upto) in &self.to_sync {
-            if let Err(e) = partition.make_durable(*upto).await {
-                tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "fsync failed");
-                mark_storage_error(&mut self.responses, &partition.topic, partition.index, &e);
+        for w in &self.waits {
+            let p = &w.partition;
+            if p.fsync_on_ack() {
+                if let Err(e) = p.make_durable(w.upto).await {
+                    tracing::error!(topic = %p.topic, partition = p.index, error = %e, "fsync failed");
+                    mark_error(&mut self.responses, p, ErrorCode::KafkaStorageError, format!("fsync failed: {e}"));
+                    continue;
+                }
+            }
+            let failure = match p.wait_for_high_watermark(w.upto, w.leader_epoch, self.deadline).await {
+                // Kafka's check once the HW is reached: the ISR it was reached with must still be large enough.
+                Ok(snap) if (snap.maximal_isr_size as i32) < p.config().min_insync_replicas => Some((
+                    ErrorCode::NotEnoughReplicasAfterAppend,
+                    format!("the ISR shrank to {} below min.insync.replicas={} while waiting", snap.maximal_isr_size, p.config().min_insync_replicas),
+                )),
+                Ok(_) => None,
+                Err(HwWaitError::TimedOut) => Some((ErrorCode::RequestTimedOut, "the in-sync replicas did not all acknowledge in time".to_string())),
+                Err(HwWaitError::NotLeader) => Some((ErrorCode::NotLeaderOrFollower, "leadership moved while waiting for the replicas".to_string())),
+            };
+            if let Some((code, msg)) = failure {
+                mark_error(&mut self.responses, p, code, msg);
             }
         }
         ProduceResponse::default().with_responses(self.responses)
@@ -48,7 +75,7 @@ type PartitionResult = Result<(i64, i64, i64), (ErrorCode, String)>;
 pub fn handle(state: &Arc<BrokerState>, _version: i16, req: ProduceRequest) -> ProduceOutcome {
     let acks = req.acks;
     let mut responses = Vec::with_capacity(req.topic_data.len());
-    let mut to_sync: Vec<(Arc<Partition>, i64)> = Vec::new();
+    let mut waits: Vec<AckWait> = Vec::new();
     let mut first_error: Option<String> = None;
     for topic in req.topic_data {
         let name = topic.name.as_str().to_string();
@@ -59,7 +86,7 @@ pub fn handle(state: &Arc<BrokerState>, _version: i16, req: ProduceRequest) -> P
             } else if req.transactional_id.is_some() {
                 Err((ErrorCode::InvalidTxnState, "transactional produce is not supported by this broker yet".into()))
             } else {
-                append_one(state, &name, pd.index, pd.records, acks, &mut to_sync)
+                append_one(state, &name, pd.index, pd.records, acks, &mut waits)
             };
             let mut r = PartitionProduceResponse::default().with_index(pd.index);
             match result {
@@ -83,8 +110,9 @@ pub fn handle(state: &Arc<BrokerState>, _version: i16, req: ProduceRequest) -> P
         responses.push(TopicProduceResponse::default().with_name(topic.name).with_partition_responses(partition_responses));
     }
 
-    if acks == -1 && !to_sync.is_empty() {
-        return ProduceOutcome::AfterSync(DurableWait { responses, to_sync });
+    if acks == -1 && !waits.is_empty() {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(req.timeout_ms.max(0) as u64);
+        return ProduceOutcome::AfterSync(DurableWait { responses, waits, deadline });
     }
     if acks == 0 {
         return match first_error {
@@ -101,7 +129,7 @@ fn append_one(
     index: i32,
     records: Option<bytes::Bytes>,
     acks: i16,
-    to_sync: &mut Vec<(Arc<Partition>, i64)>,
+    waits: &mut Vec<AckWait>,
 ) -> PartitionResult {
     if is_internal_topic(topic) {
         return Err((ErrorCode::InvalidTopicException, format!("cannot produce to internal topic {topic}")));
@@ -118,19 +146,31 @@ fn append_one(
     }
     // The batches are stamped in place; the request frame is shared, so this is the one copy the path makes.
     let mut data = BytesMut::from(&records[..]);
-    match partition.append(&mut data, 0, now_ms()) {
-        Ok(info) => {
-            if acks == -1 && partition.fsync_on_ack() {
-                to_sync.push((partition.clone(), info.last_offset + 1));
-            }
-            Ok((info.base_offset, info.log_append_time, info.log_start_offset))
+    // acks=all is refused up front when the ISR is below min.insync.replicas (Kafka checks before appending).
+    let min_isr = (acks == -1).then_some(config.min_insync_replicas);
+    let (info, upto) = match partition.append_as_leader(&mut data, now_ms(), min_isr) {
+        Ok(info) => (info, info.last_offset + 1),
+        Err(LeaderAppendError::Append(AppendError::Duplicate { base_offset, last_offset })) => {
+            // A retry of a batch we already have: answer with its original offset, write nothing (and, for
+            // acks=all, wait until the original is committed).
+            let info = AppendInfo { base_offset, last_offset, log_append_time: -1, log_start_offset: partition.log().log_start_offset(), record_count: 0 };
+            (info, last_offset + 1)
         }
-        Err(AppendError::Duplicate { base_offset, .. }) => {
-            // A retry of a batch we already have: answer with its original offset, write nothing.
-            Ok((base_offset, -1, partition.log().log_start_offset()))
+        Err(LeaderAppendError::NotLeader) => {
+            return Err((ErrorCode::NotLeaderOrFollower, format!("this broker does not lead {topic}-{index}")))
         }
-        Err(e) => Err(append_error(e)),
+        Err(LeaderAppendError::NotEnoughReplicas { isr, min }) => {
+            return Err((ErrorCode::NotEnoughReplicas, format!("{topic}-{index} has {isr} in-sync replicas, min.insync.replicas is {min}")))
+        }
+        Err(LeaderAppendError::Append(e)) => return Err(append_error(e)),
+    };
+    if acks == -1 {
+        waits.push(AckWait { partition: partition.clone(), upto, leader_epoch: partition.leader_epoch() });
+    } else {
+        // Nobody waits, but the HW only covers durable data: let a group-committed fsync catch it up.
+        partition.schedule_flush();
     }
+    Ok((info.base_offset, info.log_append_time, info.log_start_offset))
 }
 
 fn record_error(e: RecordError) -> (ErrorCode, String) {
@@ -158,11 +198,11 @@ fn append_error(e: AppendError) -> (ErrorCode, String) {
     (code, e.to_string())
 }
 
-fn mark_storage_error(responses: &mut [TopicProduceResponse], topic: &str, index: i32, e: &std::io::Error) {
-    for t in responses.iter_mut().filter(|t| t.name.as_str() == topic) {
-        for p in t.partition_responses.iter_mut().filter(|p| p.index == index && p.error_code == 0) {
-            p.error_code = ErrorCode::KafkaStorageError.code();
-            p.error_message = Some(str_bytes(format!("fsync failed: {e}")));
+fn mark_error(responses: &mut [TopicProduceResponse], partition: &Partition, code: ErrorCode, msg: String) {
+    for t in responses.iter_mut().filter(|t| t.name.as_str() == partition.topic) {
+        for p in t.partition_responses.iter_mut().filter(|p| p.index == partition.index && p.error_code == 0) {
+            p.error_code = code.code();
+            p.error_message = Some(str_bytes(msg.clone()));
             p.base_offset = -1;
         }
     }
