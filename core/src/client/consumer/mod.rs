@@ -12,6 +12,7 @@ mod config;
 mod fetcher;
 mod group;
 mod interceptor;
+mod validation;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -118,11 +119,30 @@ pub(crate) struct PartState {
     pub inflight: bool,
     /// The last fetch found nothing new: the partition is at its end.
     pub caught_up: bool,
+    /// Leader epoch of the last batch fetched: the history the fetch position continues (None after a seek).
+    pub fetch_epoch: Option<i32>,
+    /// The partition leader's epoch (from metadata) the position was fetched under or validated against.
+    pub leader_epoch: Option<i32>,
+    /// The leader changed: the position is checked with OffsetForLeaderEpoch before the next fetch
+    /// (`validation`).
+    pub validating: bool,
 }
 
 impl PartState {
     fn new() -> Self {
-        PartState { pos: Pos::Unknown, buf: VecDeque::new(), buffered: 0, fetch_next: None, paused: false, epoch: 0, inflight: false, caught_up: false }
+        PartState {
+            pos: Pos::Unknown,
+            buf: VecDeque::new(),
+            buffered: 0,
+            fetch_next: None,
+            paused: false,
+            epoch: 0,
+            inflight: false,
+            caught_up: false,
+            fetch_epoch: None,
+            leader_epoch: None,
+            validating: false,
+        }
     }
 
     /// The offset the next fetch of this partition asks for (None while the position is not known).
@@ -145,6 +165,18 @@ impl PartState {
         self.buf.clear();
         self.buffered = 0;
         self.fetch_next = None;
+        self.caught_up = false;
+        self.fetch_epoch = None;
+        self.validating = false;
+    }
+
+    /// Drops fetched records at or above `offset` and fetches from there next.
+    pub fn truncate_fetched(&mut self, offset: i64) {
+        while self.buf.back().is_some_and(|r| r.offset >= offset) {
+            let r = self.buf.pop_back().expect("checked");
+            self.buffered = self.buffered.saturating_sub(buffered_size(&r));
+        }
+        self.fetch_next = Some(offset);
         self.caught_up = false;
     }
 
