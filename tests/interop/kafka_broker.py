@@ -97,7 +97,8 @@ def metadata_ok(bootstrap: str, timeout: float = 5.0) -> bool:
 
 
 def _die_with_parent():
-    """preexec_fn: the broker gets SIGKILL if the test process dies without cleaning up (Linux only)."""
+    """preexec_fn: the broker gets SIGKILL if the test process dies without cleaning up (Linux only). The signal
+    follows the *thread* that started the broker: start brokers from threads that live as long as they should."""
     try:
         import ctypes
 

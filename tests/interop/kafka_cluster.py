@@ -141,7 +141,8 @@ class KafkaCluster:
         from confluent_kafka.admin import AdminClient
 
         live = ",".join(n.bootstrap for i, n in self.nodes.items() if self.running(i)) or self.bootstrap
-        return AdminClient({"bootstrap.servers": live, "client.id": "kafka-cluster-fixture"})
+        # log_level 0: librdkafka would log every refused connection to a node killed on purpose.
+        return AdminClient({"bootstrap.servers": live, "client.id": "kafka-cluster-fixture", "log_level": 0})
 
     def live_brokers(self) -> set[int]:
         """Broker ids in the cluster's metadata (Kafka lists only registered, unfenced brokers)."""
@@ -162,7 +163,7 @@ class KafkaCluster:
     def await_leader(self, topic: str, partition: int, not_on: int | None = None, timeout: float = 60.0) -> int:
         """Waits until the partition has a live leader (other than `not_on`) and returns it."""
         def ok():
-            leader = self.leader_of(topic, partition)
+            leader = self.leader_of(topic, partition)  # raises (retried) while the topic is unknown
             return leader if leader >= 0 and leader != not_on and self.running(leader) else None
         return wait_for(ok, timeout, f"a leader for {topic}-{partition} other than {not_on}")
 
@@ -171,13 +172,16 @@ class KafkaCluster:
         return wait_for(lambda: (lambda isr: isr if len(isr) >= size else None)(self.partition(topic, partition).isrs),
                         timeout, f"{topic}-{partition} to have {size} in-sync replicas")
 
-    def coordinator_of(self, group: str) -> int:
-        """The group coordinator: the leader of the group's __consumer_offsets partition (Kafka places a group
-        at abs(hashCode(group)) % offsets.topic.num.partitions)."""
+    def offsets_partition(self, group: str) -> int:
+        """The __consumer_offsets partition of a group: abs(hashCode(group)) % offsets.topic.num.partitions, as
+        Kafka's GroupCoordinator places it (Utils.abs maps Integer.MIN_VALUE to 0)."""
         h = java_string_hash(group)
-        # Utils.abs: Integer.MIN_VALUE maps to 0.
-        p = (0 if h == -(1 << 31) else abs(h)) % self.offsets_partitions
-        return self.leader_of("__consumer_offsets", p)
+        return (0 if h == -(1 << 31) else abs(h)) % self.offsets_partitions
+
+    def coordinator_of(self, group: str) -> int:
+        """The group coordinator: the leader of the group's __consumer_offsets partition (waits until
+        __consumer_offsets exists and the partition has a live leader)."""
+        return self.await_leader("__consumer_offsets", self.offsets_partition(group))
 
     def active_controller(self) -> int:
         """The KRaft quorum leader, read from the live nodes' `quorum-state` files (each node persists the
@@ -234,12 +238,15 @@ class ClusterControl:
         self.sock.close()
 
     def _serve(self) -> None:
+        # Clients are served one at a time on this thread, which lives as long as the control: a node that a
+        # command restarts is this thread's child, and kafka_broker's PR_SET_PDEATHSIG SIGKILLs a child when the
+        # *thread* that started it exits (a thread per client would take its restarted nodes down with it).
         while True:
             try:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            threading.Thread(target=self._client, args=(conn,), daemon=True).start()
+            self._client(conn)
 
     def _client(self, conn: socket.socket) -> None:
         with conn, conn.makefile("rw") as f:
@@ -266,9 +273,7 @@ class ClusterControl:
             case ["kill-coordinator", group]:
                 node = c.coordinator_of(group)
                 c.kill(node)
-                h = java_string_hash(group)
-                c.await_leader("__consumer_offsets", (0 if h == -(1 << 31) else abs(h)) % c.offsets_partitions,
-                               not_on=node)
+                c.await_leader("__consumer_offsets", c.offsets_partition(group), not_on=node)
                 return str(node)
             case ["kill-controller"]:
                 node = c.active_controller()
