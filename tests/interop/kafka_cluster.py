@@ -1,7 +1,9 @@
 """A 3-node Apache Kafka 4.1 KRaft cluster on loopback, for failover tests and benchmarks.
 
 Every node is a combined broker+controller (`KafkaBroker` from kafka_broker.py, one data dir and two free ports
-each), all formatted with one cluster id and listed in one `controller.quorum.voters`. Topics default to
+each), all formatted with one cluster id and listed in one `controller.quorum.voters`. `LoopbackCluster` holds
+what does not depend on the implementation (ports, lifecycle, leader/ISR/coordinator lookups through librdkafka),
+so that bench/cluster-bench.py runs a Streamlet cluster through the same object. Topics default to
 RF=3 with `min.insync.replicas=2` and unclean leader election off, as a production cluster would run; broker
 fencing is faster than Kafka's defaults (`broker.session.timeout.ms`) so that a killed leader is replaced in
 seconds, not tens of seconds.
@@ -59,11 +61,16 @@ def java_string_hash(s: str) -> int:
     return h - (1 << 32) if h >= 1 << 31 else h
 
 
-class KafkaCluster:
+class LoopbackCluster:
+    """N combined broker+controller nodes on loopback, each with its own data dir and two free ports, sharing
+    one voters list and one cluster id. Subclasses make the nodes (`make_node`): Apache Kafka here
+    (`KafkaCluster`), Streamlet in bench/cluster-bench.py. A node has `bootstrap`, `proc`, `launch()`,
+    `await_ready(timeout)`, `kill()`, `stop(grace)` and `log_tail(n)` (kafka_broker's `_Broker`)."""
+
     def __init__(self, workdir: str | Path | None = None, nodes: int = 3, extra_props: dict[str, str] | None = None,
-                 start_timeout: float = 150.0, heap: str = "512m"):
+                 start_timeout: float = 150.0):
         self._own_dir = workdir is None
-        self.dir = Path(workdir or tempfile.mkdtemp(prefix="interop-kafka-cluster-"))
+        self.dir = Path(workdir or tempfile.mkdtemp(prefix="interop-cluster-"))
         self.start_timeout = start_timeout
         self.props = {**CLUSTER_PROPS, **(extra_props or {})}
         cluster_id = new_cluster_id()
@@ -73,13 +80,16 @@ class KafkaCluster:
         it = iter(sorted(used))
         ports = {i: (next(it), next(it)) for i in range(1, nodes + 1)}
         voters = ",".join(f"{i}@127.0.0.1:{c}" for i, (_, c) in ports.items())
-        self.nodes: dict[int, KafkaBroker] = {
-            i: KafkaBroker(workdir=self.dir / f"node{i}", start_timeout=start_timeout, extra_props=self.props,
-                           heap=heap, node_id=i, cluster_id=cluster_id, port=p, controller_port=c, voters=voters)
-            for i, (p, c) in ports.items()
-        }
+        self.nodes = {i: self.make_node(i, p, c, voters, cluster_id) for i, (p, c) in ports.items()}
         self.bootstrap = ",".join(n.bootstrap for n in self.nodes.values())
         self.offsets_partitions = int(self.props["offsets.topic.num.partitions"])
+
+    def make_node(self, node_id: int, port: int, controller_port: int, voters: str, cluster_id: str):
+        raise NotImplementedError
+
+    def cleanup(self) -> None:
+        if self._own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
         self.start()
@@ -87,8 +97,7 @@ class KafkaCluster:
 
     def __exit__(self, *exc):
         self.stop_all()
-        if self._own_dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
+        self.cleanup()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -183,6 +192,19 @@ class KafkaCluster:
         __consumer_offsets exists and the partition has a live leader)."""
         return self.await_leader("__consumer_offsets", self.offsets_partition(group))
 
+class KafkaCluster(LoopbackCluster):
+    """Apache Kafka 4.1 nodes (kafka_broker.KafkaBroker), formatted with one cluster id."""
+
+    def __init__(self, workdir: str | Path | None = None, nodes: int = 3, extra_props: dict[str, str] | None = None,
+                 start_timeout: float = 150.0, heap: str = "512m"):
+        self.heap = heap
+        super().__init__(workdir, nodes, extra_props, start_timeout)
+
+    def make_node(self, node_id: int, port: int, controller_port: int, voters: str, cluster_id: str):
+        return KafkaBroker(workdir=self.dir / f"node{node_id}", start_timeout=self.start_timeout,
+                           extra_props=self.props, heap=self.heap, node_id=node_id, cluster_id=cluster_id, port=port,
+                           controller_port=controller_port, voters=voters)
+
     def active_controller(self) -> int:
         """The KRaft quorum leader, read from the live nodes' `quorum-state` files (each node persists the
         leader and epoch it knows on every election): the live node named at the highest epoch."""
@@ -211,6 +233,7 @@ class KafkaCluster:
                 return None
             return c if c != not_on else None
         return wait_for(ok, timeout, f"an active controller other than {not_on}")
+
 
 
 class ClusterControl:
