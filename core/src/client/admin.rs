@@ -739,7 +739,7 @@ impl Admin {
     /// One result per requested partition, in the order asked.
     pub fn list_offsets(&self, partitions: &[(&str, i32, OffsetSpec)]) -> Result<PerPartition<ListedOffset>, ClientError> {
         let wanted: Vec<(String, i32, OffsetSpec)> = partitions.iter().map(|(t, p, s)| (t.to_string(), *p, *s)).collect();
-        self.run(self.per_partition_on_leaders(&wanted, |subset| async move { self.list_offsets_inner(&subset).await }))
+        self.run(self.list_offsets_inner(&wanted))
     }
 
     /// Groups partitions by leader; partitions without a known leader answer UNKNOWN_TOPIC_OR_PARTITION or
@@ -764,7 +764,12 @@ impl Admin {
         Ok((leaders, failed))
     }
 
+    /// ListOffsets, asking again where leaders moved.
     async fn list_offsets_inner(&self, wanted: &[(String, i32, OffsetSpec)]) -> Result<PerPartition<ListedOffset>, ClientError> {
+        self.per_partition_on_leaders(wanted, |subset| async move { self.list_offsets_once(&subset).await }).await
+    }
+
+    async fn list_offsets_once(&self, wanted: &[(String, i32, OffsetSpec)]) -> Result<PerPartition<ListedOffset>, ClientError> {
         let (leaders, mut failed) = self.by_leader(wanted).await?;
         let mut done: HashMap<usize, Result<ListedOffset, ClientError>> = HashMap::new();
         let meta = self.cluster.metadata();

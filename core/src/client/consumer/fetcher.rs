@@ -166,6 +166,7 @@ async fn validate_positions(shared: &Shared, md: &crate::client::cluster::Metada
     }
     let reset_none = shared.cfg.auto_offset_reset == OffsetReset::None;
     for (leader, parts) in by_leader {
+        tracing::debug!("validating {} position(s) with broker {leader} after a leader change", parts.len());
         let outcome = offsets_for_leader_epoch(shared, leader, &parts).await;
         let mut st = shared.lock();
         for v in &parts {
@@ -236,8 +237,8 @@ async fn offsets_for_leader_epoch(
             None => topics.push(offset_for_leader_epoch_request::OffsetForLeaderTopic::default().with_topic(topic_name(&v.tp.0)).with_partitions(vec![p])),
         }
     }
-    // replica_id -2: a consumer, not a follower (v3+).
-    let req = OffsetForLeaderEpochRequest::default().with_replica_id(BrokerId(-2)).with_topics(topics);
+    // replica_id -1: a consumer, not a follower (v3+; Kafka's CONSUMER_REPLICA_ID).
+    let req = OffsetForLeaderEpochRequest::default().with_replica_id(BrokerId(-1)).with_topics(topics);
     let timeout = shared.cfg.request_timeout;
     let (resp, _): (OffsetForLeaderEpochResponse, i16) =
         tokio::time::timeout(timeout, conn.send(ApiKey::OffsetForLeaderEpoch, &req)).await.map_err(|_| ClientError::Timeout(timeout.as_millis() as u64))??;
