@@ -8,17 +8,24 @@ on this machine compare like with like:
   bench/rdkafka_perf.c (librdkafka), each with acks=all and enable.idempotence=true, uncapped, into a fresh
   topic (RF=3, `--partitions`) per client and record size; records/s, MB/s (payload), p50/p99/max latency
   (send -> acknowledgement, including time queued in the client, as Kafka's ProducerPerformance measures);
+- latency: one partition, `--latency-rate` records/s of 1 KiB for `--latency-seconds` from each client (no
+  queueing at that rate): p50/p99/max send -> acknowledgement;
 - failover: one partition, RF=3, a steady `--failover-rate` records/s from each client; after a second the
   partition leader is SIGKILLed. The failover time is the longest send -> acknowledgement latency of the run:
   the record sent just before the kill is acknowledged only by the new leader, so this is the time from the kill
   to the first successful produce on the new leader (within 1/rate). Streamlet's producer runs as
-  `streamlet perf produce --throughput R` (its "max latency"); librdkafka as confluent-kafka in this process,
-  which also checks the figure against the kill instant (kill -> first acknowledgement of a record sent after
-  it). Every record must be acknowledged (no loss).
+  `streamlet perf produce --throughput R` (its "max latency"); librdkafka as confluent-kafka in this process
+  (paced here; the C tool has no rate cap), which also checks the figure against the kill instant (kill -> first
+  acknowledgement of a record sent after it). Every record must be acknowledged (no loss).
 
     bench/cluster-bench.py                       # Apache Kafka 4.1, 3 KRaft nodes (tests/interop/kafka_cluster.py)
     bench/cluster-bench.py --target streamlet    # 3 `streamlet broker --config nodeN.properties` processes
     bench/cluster-bench.py --records-100 300000 --records-1k 100000 --skip-rdkafka
+    bench/cluster-bench.py --set batch.size=1000000 --skip-failover    # librdkafka's batch size for both
+
+Each client runs with its own defaults plus acks=all and enable.idempotence=true; they differ most in
+`batch.size` (Streamlet, like the Java client: 16384; librdkafka: 1000000), which bounds what one request carries
+at RF=3 latencies: `--set batch.size=1000000` gives both librdkafka's.
 
 Targets are launchers (`LAUNCHERS`): a cluster object with `start()`, `stop_all()`, `bootstrap`, `kill(node)`,
 `restart(node)`, `await_leader(topic, partition, not_on=None)` and `await_isr(topic, partition, size)`.
@@ -36,10 +43,8 @@ import argparse
 import importlib.util
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -155,49 +160,71 @@ PRODUCE_PROPS = ["acks=all", "enable.idempotence=true"]
 
 
 def produce_cmd(client: str, streamlet: str, rdk: str | None, bootstrap: str, topic: str, n: int, size: int,
-                rate: float = -1) -> list[str]:
+                rate: float = -1, extra: list[str] = ()) -> list[str]:
+    props = [*PRODUCE_PROPS, *extra]
     if client == "streamlet":
         return [streamlet, "perf", "produce", "--bootstrap-server", bootstrap, "--topic", topic, "--num-records",
                 str(n), "--record-size", str(size), "--throughput", str(rate),
-                *sum((["--producer-property", p] for p in PRODUCE_PROPS), [])]
-    return [rdk, "produce", bootstrap, topic, str(n), str(size), *PRODUCE_PROPS]
+                *sum((["--producer-property", p] for p in props), [])]
+    return [rdk, "produce", bootstrap, topic, str(n), str(size), *props]
 
 
-def failover_streamlet(cluster, streamlet: str, topic: str, rate: int, seconds: float) -> dict:
-    """`streamlet perf produce --throughput rate` across a leader kill; its max latency is the failover time."""
+class LeaderKill:
+    """SIGKILLs the partition's leader on a thread of its own (the load goes on meanwhile) and notes when."""
+
+    def __init__(self, cluster, topic: str):
+        self.cluster, self.topic = cluster, topic
+        self.leader = cluster.await_leader(topic, 0)
+        self.thread = threading.Thread(target=self._run)
+        self.started = False
+
+    def _run(self):
+        self.at = time.monotonic()
+        self.cluster.kill(self.leader)
+        self.new_leader = self.cluster.await_leader(self.topic, 0, not_on=self.leader)
+        self.elected_s = time.monotonic() - self.at
+
+    def start(self):
+        self.started = True
+        self.thread.start()
+
+    def finish(self):
+        """Waits for the election, then brings the killed node back into the ISR for the next run."""
+        self.thread.join(120)
+        self.cluster.restart(self.leader)
+        self.cluster.await_isr(self.topic, 0, 3)
+
+
+def paced_streamlet(cluster, streamlet: str, topic: str, size: int, rate: int, seconds: float,
+                    kill: LeaderKill | None = None) -> dict:
+    """`streamlet perf produce --throughput rate` for `seconds`; with `kill`, the leader dies after 1 s."""
     n = int(rate * seconds)
-    cmd = produce_cmd("streamlet", streamlet, None, cluster.bootstrap, topic, n, 100, rate)
+    cmd = produce_cmd("streamlet", streamlet, None, cluster.bootstrap, topic, n, size, rate)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
     reader.start()
-    time.sleep(1.0)  # the load shape: a second of steady producing before the kill
-    leader = cluster.await_leader(topic, 0)
-    killed_at = time.monotonic()
-    cluster.kill(leader)
-    new_leader = cluster.await_leader(topic, 0, not_on=leader)
-    elected = time.monotonic() - killed_at
+    if kill:
+        time.sleep(1.0)  # the load shape: a second of steady producing before the kill
+        kill.start()
     rc = proc.wait(timeout=seconds + 180)
     reader.join(10)
     out = "".join(lines)
     if rc != 0:
-        raise RuntimeError(f"streamlet perf produce failed across the leader kill ({rc}):\n{out[-3000:]}")
+        raise RuntimeError(f"streamlet perf produce failed ({rc}):\n{out[-3000:]}")
     r = parse(out)
-    cluster.restart(leader)
-    cluster.await_isr(topic, 0, 3)
-    return {"client": "streamlet", "killed": leader, "new_leader": new_leader, "failover_ms": float(r["max"]),
-            "elected_s": elected, "records": int(r["n"]), "sent": n}
+    return {"records": int(r["n"]), "sent": n, "p50": float(r["p50"]), "p99": float(r["p99"]), "max": float(r["max"])}
 
 
-def failover_librdkafka(cluster, topic: str, rate: int, seconds: float) -> dict:
-    """confluent-kafka (librdkafka) at `rate` records/s across a leader kill, timing every record."""
+def paced_librdkafka(cluster, topic: str, size: int, rate: int, seconds: float, kill: LeaderKill | None = None) -> dict:
+    """confluent-kafka (librdkafka) at `rate` records/s for `seconds`, timing every record; with `kill`, the
+    leader dies after 1 s and `first_after_kill` is the kill -> first acknowledgement of a record sent after it."""
     from confluent_kafka import Producer
 
     p = Producer({"bootstrap.servers": cluster.bootstrap, "acks": "all", "enable.idempotence": True,
                   "linger.ms": 5, "log_level": 0})
-    sent: dict[int, float] = {}
-    acked: dict[int, float] = {}
-    failed: list[str] = []
+    n = int(rate * seconds)
+    sent, acked, failed = [0.0] * n, [0.0] * n, []
 
     def report(err, msg):
         i = int(msg.value()[:12])
@@ -206,40 +233,33 @@ def failover_librdkafka(cluster, topic: str, rate: int, seconds: float) -> dict:
         else:
             acked[i] = time.monotonic()
 
-    n = int(rate * seconds)
+    pad = b"x" * max(0, size - 12)
     start = time.monotonic()
-    killed_at = None
-    leader = cluster.await_leader(topic, 0)
-    killer: threading.Thread | None = None
-    kill_info: dict = {}
-
-    def kill():
-        kill_info["at"] = time.monotonic()
-        cluster.kill(leader)
-        kill_info["new_leader"] = cluster.await_leader(topic, 0, not_on=leader)
-        kill_info["elected_s"] = time.monotonic() - kill_info["at"]
-
     for i in range(n):
         due = start + i / rate
         while (now := time.monotonic()) < due:
             p.poll(due - now)
-        if killer is None and now - start >= 1.0:
-            killer = threading.Thread(target=kill)
-            killer.start()
+        if kill and not kill.started and now - start >= 1.0:
+            kill.start()
         sent[i] = time.monotonic()
-        p.produce(topic, value=f"{i:012d}".encode() + b"x" * 88, partition=0, on_delivery=report)
+        p.produce(topic, value=f"{i:012d}".encode() + pad, partition=0, on_delivery=report)
     p.flush(180)
-    killer.join(120)
-    killed_at = kill_info["at"]
-    if failed or len(acked) != n:
-        raise RuntimeError(f"librdkafka: {len(acked)} of {n} acknowledged; failures: {failed[:5]}")
-    max_latency = max(acked[i] - sent[i] for i in range(n))
-    after = [acked[i] - killed_at for i in range(n) if sent[i] >= killed_at]
-    cluster.restart(leader)
-    cluster.await_isr(topic, 0, 3)
-    return {"client": "librdkafka", "killed": leader, "new_leader": kill_info["new_leader"],
-            "failover_ms": max_latency * 1000, "first_after_kill_ms": min(after) * 1000,
-            "elected_s": kill_info["elected_s"], "records": len(acked), "sent": n}
+    done = sum(1 for a in acked if a)
+    if failed or done != n:
+        raise RuntimeError(f"librdkafka: {done} of {n} acknowledged; failures: {failed[:5]}")
+    lat = sorted((a - s) * 1000 for a, s in zip(acked, sent))
+    out = {"records": done, "sent": n, "p50": lat[len(lat) // 2], "p99": lat[int(len(lat) * 0.99)], "max": lat[-1]}
+    if kill:
+        kill.thread.join(120)
+        out["first_after_kill"] = min(a - kill.at for a, s in zip(acked, sent) if s >= kill.at) * 1000
+    return out
+
+
+def paced(client: str, cluster, streamlet: str, topic: str, size: int, rate: int, seconds: float,
+          kill: LeaderKill | None = None) -> dict:
+    if client == "streamlet":
+        return paced_streamlet(cluster, streamlet, topic, size, rate, seconds, kill)
+    return paced_librdkafka(cluster, topic, size, rate, seconds, kill)
 
 
 def main() -> int:
@@ -251,6 +271,11 @@ def main() -> int:
     ap.add_argument("--failover-rate", type=int, default=1000, help="records/s during the leader kill")
     ap.add_argument("--failover-seconds", type=float, default=10.0)
     ap.add_argument("--skip-rdkafka", action="store_true", help="only Streamlet's producer")
+    ap.add_argument("--skip-failover", action="store_true")
+    ap.add_argument("--latency-rate", type=int, default=2000, help="records/s of 1 KiB for the latency run")
+    ap.add_argument("--latency-seconds", type=float, default=10.0)
+    ap.add_argument("--set", action="append", default=[], metavar="K=V",
+                    help="a producer setting for both clients in the throughput runs (repeatable)")
     ap.add_argument("--streamlet-bin", default=os.environ.get("STREAMLET_BIN",
                                                               str(REPO / "target" / "release" / "streamlet")))
     a = ap.parse_args()
@@ -260,7 +285,7 @@ def main() -> int:
     rdk = None if a.skip_rdkafka else str(_client_vs_librdkafka().ensure_rdkafka_perf())
     clients = ["streamlet"] + ([] if a.skip_rdkafka else ["librdkafka"])
 
-    rows, failovers = [], []
+    rows, latencies, failovers = [], [], []
     cluster = LAUNCHERS[a.target](a)
     t0 = time.monotonic()
     cluster.start()
@@ -270,35 +295,50 @@ def main() -> int:
             for client in clients:
                 topic = f"bench-{client}-{size}"
                 create_topic(cluster, a.streamlet_bin, topic, a.partitions)
-                out = run(produce_cmd(client, a.streamlet_bin, rdk, cluster.bootstrap, topic, n, size), 900)
+                out = run(produce_cmd(client, a.streamlet_bin, rdk, cluster.bootstrap, topic, n, size, extra=a.set), 900)
                 r = parse(out)
                 rows.append((client, size, r))
                 print(f"{client:10} {size:5} B: {LINE.search(out).group(0)}", flush=True)
         for client in clients:
+            topic = f"latency-{client}"
+            create_topic(cluster, a.streamlet_bin, topic, 1)
+            r = paced(client, cluster, a.streamlet_bin, topic, 1024, a.latency_rate, a.latency_seconds)
+            latencies.append((client, r))
+            print(f"latency {client}: {r}", flush=True)
+        for client in [] if a.skip_failover else clients:
             topic = f"failover-{client}"
             create_topic(cluster, a.streamlet_bin, topic, 1)
-            f = (failover_streamlet(cluster, a.streamlet_bin, topic, a.failover_rate, a.failover_seconds)
-                 if client == "streamlet" else failover_librdkafka(cluster, topic, a.failover_rate, a.failover_seconds))
-            failovers.append(f)
-            print(f"failover {client}: {f}", flush=True)
+            kill = LeaderKill(cluster, topic)
+            r = paced(client, cluster, a.streamlet_bin, topic, 100, a.failover_rate, a.failover_seconds, kill)
+            kill.finish()
+            r.update(client=client, killed=kill.leader, new_leader=kill.new_leader, elected_s=kill.elected_s)
+            failovers.append(r)
+            print(f"failover {client}: {r}", flush=True)
     finally:
         cluster.stop_all()
         cluster.cleanup()
 
     print(f"\n## Produce on a 3-node {a.target} cluster (RF=3, acks=all, min.insync.replicas=2, idempotent, "
-          f"{a.partitions} partitions)")
+          f"{a.partitions} partitions{', ' + ' '.join(a.set) if a.set else ''})")
     print(f"| client | record | records | records/s | MB/s | p50 ms | p99 ms | max ms |")
     print(f"|---|---:|---:|---:|---:|---:|---:|---:|")
     for client, size, r in rows:
         print(f"| {client} | {size} B | {int(r['n'])} | {float(r['rps']):.0f} | {float(r['mbps']):.1f} | {r['p50']} "
               f"| {r['p99']} | {float(r['max']):.0f} |")
+    print(f"\n## Latency at {a.latency_rate} records/s of 1 KiB, one partition (send -> acknowledgement)")
+    print("| client | p50 ms | p99 ms | max ms | records acked / sent |")
+    print("|---|---:|---:|---:|---:|")
+    for client, r in latencies:
+        print(f"| {client} | {r['p50']:.0f} | {r['p99']:.0f} | {r['max']:.0f} | {r['records']} / {r['sent']} |")
+    if not failovers:
+        return 0
     print(f"\n## Failover: leader SIGKILL -> first successful produce on the new leader ({a.failover_rate} records/s)")
     print("| client | failover ms (max send->ack) | kill -> first ack of a later send ms | leader elected after s "
           "| records acked / sent |")
     print("|---|---:|---:|---:|---:|")
     for f in failovers:
-        first = f"{f['first_after_kill_ms']:.0f}" if "first_after_kill_ms" in f else "-"
-        print(f"| {f['client']} | {f['failover_ms']:.0f} | {first} | {f['elected_s']:.1f} | {f['records']} / {f['sent']} |")
+        first = f"{f['first_after_kill']:.0f}" if "first_after_kill" in f else "-"
+        print(f"| {f['client']} | {f['max']:.0f} | {first} | {f['elected_s']:.1f} | {f['records']} / {f['sent']} |")
     return 0
 
 
