@@ -7,6 +7,11 @@
 //! (the group task queues them and waits until `poll` has run the [`RebalanceListener`]) and the results of
 //! [`Consumer::commit_async`]. Committed offsets are the next record to read, and only what `poll` has handed
 //! out is committed automatically.
+//!
+//! Leader changes: Fetch and ListOffsets name the leader epoch the consumer knows, and a partition whose leader
+//! epoch moves is validated with OffsetForLeaderEpoch before it is fetched again (`validation`, KIP-320), so that
+//! a new leader whose log diverged from what was fetched is noticed. The group task finds the coordinator again
+//! (FindCoordinator) when it moves; committed offsets live in the replicated `__consumer_offsets`.
 
 mod config;
 mod fetcher;
