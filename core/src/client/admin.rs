@@ -982,3 +982,22 @@ impl AdminConfig {
         KNOWN_KEYS.contains(&key)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_that_met_the_wrong_or_a_dead_broker_are_asked_again() {
+        let kafka = |code: ErrorCode| ClientError::Kafka { code, message: None };
+        for code in [ErrorCode::NotController, ErrorCode::NotLeaderOrFollower, ErrorCode::LeaderNotAvailable, ErrorCode::FencedLeaderEpoch, ErrorCode::UnknownLeaderEpoch] {
+            assert!(moved(&kafka(code)), "{code:?}");
+        }
+        assert!(moved(&ClientError::Connection { addr: "127.0.0.1:9092".into(), reason: "connection refused".into() }));
+        // Answers about the resource itself are final.
+        for code in [ErrorCode::TopicAlreadyExists, ErrorCode::UnknownTopicOrPartition, ErrorCode::InvalidPartitions, ErrorCode::PolicyViolation] {
+            assert!(!moved(&kafka(code)), "{code:?}");
+        }
+        assert!(!moved(&ClientError::Timeout(30_000)), "the call's deadline has passed");
+    }
+}

@@ -582,6 +582,30 @@ mod tests {
         assert_eq!(next, 7, "never behind the position");
     }
 
+    /// `batch` written by a leader at `epoch` (the broker stamps it at bytes 12..16, outside the CRC).
+    fn batch_at_epoch(base: i64, n: usize, epoch: i32) -> Vec<u8> {
+        let mut v = batch(base, n, Compression::None);
+        v[12..16].copy_from_slice(&epoch.to_be_bytes());
+        v
+    }
+
+    #[test]
+    fn decode_reports_the_leader_epoch_of_the_last_batch_it_reached() {
+        let tp = ("t".to_string(), 0);
+        let mut bytes = batch_at_epoch(0, 5, 3);
+        bytes.extend(batch_at_epoch(5, 5, 4));
+        let (_, next, epoch) = decode(&tp, Bytes::from(bytes.clone()), 0, &[]).unwrap();
+        assert_eq!((next, epoch), (10, Some(4)), "the fetch position continues epoch 4's history");
+        // Below the position only: no history reached, nothing to validate against.
+        let (recs, _, epoch) = decode(&tp, Bytes::from(batch_at_epoch(0, 5, 3)), 7, &[]).unwrap();
+        assert!(recs.is_empty());
+        assert_eq!(epoch, None);
+        // A batch without an epoch (-1: an old broker) does not replace a known one.
+        let mut bytes = batch_at_epoch(0, 5, 3);
+        bytes.extend(batch(5, 5, Compression::None));
+        assert_eq!(decode(&tp, Bytes::from(bytes), 0, &[]).unwrap().2, Some(3));
+    }
+
     fn txn_batch(base: i64, n: usize, pid: i64) -> Vec<u8> {
         let mut b = BatchBuilder::new(Compression::None).base_offset(base).producer(pid, 0, 0).transactional(true);
         for i in 0..n {
