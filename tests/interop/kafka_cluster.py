@@ -311,7 +311,13 @@ class ClusterControl:
         raise BrokerError(f"unknown command {' '.join(cmd)!r}")
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    # SIGTERM too stops the nodes and removes the temp dir (a background job ignores Ctrl-C's SIGINT).
+    signal.signal(signal.SIGTERM, _interrupt)
     with KafkaCluster() as cluster:
         control = ClusterControl(cluster)
         print(f"bootstrap {cluster.bootstrap}\ncontrol {control.addr}\ncontroller {cluster.active_controller()}",
