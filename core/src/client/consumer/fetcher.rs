@@ -347,7 +347,7 @@ async fn fetch_one(shared: &Shared, leader: i32, parts: &[(TopicPartition, i64, 
                 Vec::new()
             };
             match decode(&tp, bytes, offset, &aborted) {
-                Ok((recs, next, last_epoch)) => {
+                Ok((recs, epochs, next, last_epoch)) => {
                     let mut st = shared.lock();
                     let Some(ps) = st.parts.get_mut(&tp).filter(|ps| ps.answers(epoch, offset)) else {
                         continue;
@@ -365,7 +365,7 @@ async fn fetch_one(shared: &Shared, leader: i32, parts: &[(TopicPartition, i64, 
                             }
                         }
                     } else {
-                        ps.push(recs, next);
+                        ps.push(recs, epochs, next);
                         delivered = true;
                     }
                 }
@@ -387,10 +387,11 @@ async fn fetch_one(shared: &Shared, leader: i32, parts: &[(TopicPartition, i64, 
 }
 
 /// Decodes a partition's fetched batches: records at or above `offset`, skipping control batches and (under
-/// read_committed) aborted transactions. Returns the records, the offset after the last whole batch and that
-/// batch's partition leader epoch (None when no batch reached `offset`).
-fn decode(tp: &TopicPartition, bytes: Bytes, offset: i64, aborted: &[(i64, i64)]) -> Result<(Vec<ConsumerRecord>, i64, Option<i32>), crate::record::RecordError> {
+/// read_committed) aborted transactions. Returns the records with each one's leader epoch, the offset after the
+/// last whole batch and that batch's partition leader epoch (None when no batch reached `offset`).
+fn decode(tp: &TopicPartition, bytes: Bytes, offset: i64, aborted: &[(i64, i64)]) -> Result<Decoded, crate::record::RecordError> {
     let mut out = Vec::new();
+    let mut epochs = Vec::new();
     let mut next = offset;
     let mut last_epoch = None;
     let mut aborted_iter = aborted.iter().peekable();
@@ -434,6 +435,7 @@ fn decode(tp: &TopicPartition, bytes: Bytes, offset: i64, aborted: &[(i64, i64)]
             if r.offset < offset {
                 continue;
             }
+            epochs.push(h.partition_leader_epoch);
             out.push(ConsumerRecord {
                 topic: tp.0.clone(),
                 partition: tp.1,
@@ -446,8 +448,11 @@ fn decode(tp: &TopicPartition, bytes: Bytes, offset: i64, aborted: &[(i64, i64)]
             });
         }
     }
-    Ok((out, next, last_epoch))
+    Ok((out, epochs, next, last_epoch))
 }
+
+/// What `decode` found: records, their leader epochs, the next fetch offset, the last batch's leader epoch.
+type Decoded = (Vec<ConsumerRecord>, Vec<i32>, i64, Option<i32>);
 
 /// ListOffsets for each `(partition, timestamp)` (-2 earliest, -1 latest), grouped by leader, retrying leader
 /// moves until `request.timeout.ms`. Returns `(offset, timestamp)` per partition.
@@ -573,11 +578,11 @@ mod tests {
         let third = batch(10, 5, Compression::None);
         bytes.extend(&third[..third.len() - 3]);
         let tp = ("t".to_string(), 0);
-        let (recs, next, _) = decode(&tp, Bytes::from(bytes), 3, &[]).unwrap();
+        let (recs, _, next, _) = decode(&tp, Bytes::from(bytes), 3, &[]).unwrap();
         assert_eq!(recs.iter().map(|r| r.offset).collect::<Vec<_>>(), (3..10).collect::<Vec<_>>());
         assert_eq!(recs[0].value.as_deref(), Some(&b"v3"[..]));
         assert_eq!(next, 10);
-        let (recs, next, _) = decode(&tp, Bytes::from(batch(0, 5, Compression::None)), 7, &[]).unwrap();
+        let (recs, _, next, _) = decode(&tp, Bytes::from(batch(0, 5, Compression::None)), 7, &[]).unwrap();
         assert!(recs.is_empty());
         assert_eq!(next, 7, "never behind the position");
     }
@@ -594,16 +599,17 @@ mod tests {
         let tp = ("t".to_string(), 0);
         let mut bytes = batch_at_epoch(0, 5, 3);
         bytes.extend(batch_at_epoch(5, 5, 4));
-        let (_, next, epoch) = decode(&tp, Bytes::from(bytes.clone()), 0, &[]).unwrap();
+        let (_, epochs, next, epoch) = decode(&tp, Bytes::from(bytes.clone()), 0, &[]).unwrap();
         assert_eq!((next, epoch), (10, Some(4)), "the fetch position continues epoch 4's history");
+        assert_eq!(epochs, [3, 3, 3, 3, 3, 4, 4, 4, 4, 4]);
         // Below the position only: no history reached, nothing to validate against.
-        let (recs, _, epoch) = decode(&tp, Bytes::from(batch_at_epoch(0, 5, 3)), 7, &[]).unwrap();
+        let (recs, _, _, epoch) = decode(&tp, Bytes::from(batch_at_epoch(0, 5, 3)), 7, &[]).unwrap();
         assert!(recs.is_empty());
         assert_eq!(epoch, None);
         // A batch without an epoch (-1: an old broker) does not replace a known one.
         let mut bytes = batch_at_epoch(0, 5, 3);
         bytes.extend(batch(5, 5, Compression::None));
-        assert_eq!(decode(&tp, Bytes::from(bytes), 0, &[]).unwrap().2, Some(3));
+        assert_eq!(decode(&tp, Bytes::from(bytes), 0, &[]).unwrap().3, Some(3));
     }
 
     fn txn_batch(base: i64, n: usize, pid: i64) -> Vec<u8> {
@@ -636,11 +642,11 @@ mod tests {
         bytes.extend(txn_batch(6, 2, 7)); // a later transaction of 7, committed
         bytes.extend(marker(8, 7, 1)); // COMMIT
         let tp = ("t".to_string(), 0);
-        let (recs, next, _) = decode(&tp, Bytes::from(bytes.clone()), 0, &[(0, 7)]).unwrap();
+        let (recs, _, next, _) = decode(&tp, Bytes::from(bytes.clone()), 0, &[(0, 7)]).unwrap();
         assert_eq!(recs.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![3, 4, 6, 7]);
         assert_eq!(next, 9);
         // read_uncommitted (no aborted list): everything but the markers.
-        let (recs, _, _) = decode(&tp, Bytes::from(bytes), 0, &[]).unwrap();
+        let (recs, _, _, _) = decode(&tp, Bytes::from(bytes), 0, &[]).unwrap();
         assert_eq!(recs.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4, 6, 7]);
     }
 }

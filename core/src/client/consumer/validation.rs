@@ -67,7 +67,10 @@ pub(crate) fn apply(ps: &mut PartState, checked: Checked, reset_none: bool) -> R
                 // Fetched records below the divergence are the leader's too: only those above it go.
                 Pos::At(pos) if pos <= offset => ps.truncate_fetched(offset),
                 // Records already handed out are gone from the leader's log: read its history from there.
-                _ => ps.restart(Pos::At(offset)),
+                _ => {
+                    ps.restart(Pos::At(offset));
+                    ps.pos_epoch = Some(epoch);
+                }
             }
             ps.fetch_epoch = Some(epoch);
             Ok(())
@@ -122,7 +125,7 @@ mod tests {
         ps.validating = true;
         assert_eq!(apply(&mut ps, Checked::Truncated { offset: 8, epoch: 3 }, false), Ok(()));
         assert_eq!(ps.pos, Pos::At(8));
-        assert_eq!(ps.fetch_epoch, Some(3));
+        assert_eq!((ps.fetch_epoch, ps.pos_epoch), (Some(3), Some(3)));
         assert!(!ps.validating);
 
         // Handed out up to 6, fetched up to 10, the leader's log diverges at 8: records 6 and 7 stay.
@@ -138,10 +141,11 @@ mod tests {
             value: None,
             headers: Vec::new(),
         };
-        ps.push((6..10).map(rec).collect(), 10);
+        ps.push((6..10).map(rec).collect(), vec![3; 4], 10);
         assert_eq!(apply(&mut ps, Checked::Truncated { offset: 8, epoch: 3 }, false), Ok(()));
         assert_eq!(ps.pos, Pos::At(6));
         assert_eq!(ps.buf.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![6, 7]);
+        assert_eq!(ps.buf_epochs, [3, 3]);
         assert_eq!(ps.fetch_offset(), Some(8));
         assert_eq!(ps.buffered, 2 * 64);
 
