@@ -77,6 +77,15 @@ def tail(path: Path | None, n: int = 80) -> str:
     return "\n".join(lines[-n:])
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id (base64url of a UUID), never starting with "-": as Kafka's Uuid.randomUuid(),
+    since StorageTool would read such an id as an option."""
+    cluster_id = "-"
+    while cluster_id.startswith("-"):
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    return cluster_id
+
+
 def metadata_ok(bootstrap: str, timeout: float = 5.0) -> bool:
     """True when a Metadata request through a real client (librdkafka) lists at least one broker."""
     from confluent_kafka.admin import AdminClient
@@ -88,7 +97,8 @@ def metadata_ok(bootstrap: str, timeout: float = 5.0) -> bool:
 
 
 def _die_with_parent():
-    """preexec_fn: the broker gets SIGKILL if the test process dies without cleaning up (Linux only)."""
+    """preexec_fn: the broker gets SIGKILL if the test process dies without cleaning up (Linux only). The signal
+    follows the *thread* that started the broker: start brokers from threads that live as long as they should."""
     try:
         import ctypes
 
@@ -145,7 +155,11 @@ class KafkaBroker(_Broker):
     """Apache Kafka 4.1 (KRaft combined mode) from the Maven jars."""
 
     def __init__(self, workdir: str | Path | None = None, start_timeout: float = 90.0,
-                 extra_props: dict[str, str] | None = None, heap: str = "768m", request_log: bool = False):
+                 extra_props: dict[str, str] | None = None, heap: str = "768m", request_log: bool = False,
+                 node_id: int = 1, cluster_id: str | None = None, port: int | None = None,
+                 controller_port: int | None = None, voters: str | None = None):
+        """One KRaft node. Alone (the defaults) it is its own quorum; `KafkaCluster` (kafka_cluster.py) makes
+        several share one `cluster_id` and one `voters` list ("ID@HOST:PORT,...") with the ports it picked."""
         self._own_dir = workdir is None
         self.dir = Path(workdir or tempfile.mkdtemp(prefix="interop-kafka-"))
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -154,10 +168,13 @@ class KafkaBroker(_Broker):
         self.heap = heap
         # request_log: every request (header with client id, API key and version) to requests.log
         self.request_log = self.dir / "requests.log" if request_log else None
-        self.port = free_port()
-        self.controller_port = free_port()
+        self.node_id = node_id
+        self.cluster_id = cluster_id or new_cluster_id()
+        self.port = port or free_port()
+        self.controller_port = controller_port or free_port()
         while self.controller_port == self.port:
             self.controller_port = free_port()
+        self.voters = voters or f"{node_id}@127.0.0.1:{self.controller_port}"
         self.bootstrap = f"127.0.0.1:{self.port}"
         self.log = self.dir / "kafka.log"
         self._formatted = False
@@ -174,13 +191,13 @@ class KafkaBroker(_Broker):
     def _write_config(self) -> Path:
         props = {
             "process.roles": "broker,controller",
-            "node.id": "1",
+            "node.id": str(self.node_id),
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
+            "controller.quorum.voters": self.voters,
             "log.dirs": str(self.dir / "data"),
             "num.partitions": "1",
             "auto.create.topics.enable": "true",
@@ -223,18 +240,16 @@ class KafkaBroker(_Broker):
         return cfg
 
     def _format(self, cfg: Path) -> None:
-        # As Kafka's Uuid.randomUuid(): an id starting with "-" would read as an option on the command line.
-        cluster_id = "-"
-        while cluster_id.startswith("-"):
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        out = subprocess.run(self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(cfg),
+        out = subprocess.run(self._java("kafka.tools.StorageTool", "format", "-t", self.cluster_id, "-c", str(cfg),
                                         "--ignore-formatted"),
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
         if out.returncode != 0:
             raise BrokerError(f"kafka StorageTool format failed ({out.returncode}):\n{out.stdout}")
         self._formatted = True
 
-    def start(self) -> None:
+    def launch(self) -> None:
+        """Formats the data dir on first use and starts the JVM, without waiting for it to serve: a node of a
+        several-voter quorum cannot answer Metadata until enough voters are up."""
         if self.proc is not None and self.proc.poll() is None:
             raise BrokerError("already running")
         import confluent_kafka  # noqa: F401 - readiness check needs it; fail now, not after a timeout
@@ -246,15 +261,25 @@ class KafkaBroker(_Broker):
         self.proc = subprocess.Popen(self._java("kafka.Kafka", str(cfg)), stdout=self.stdout,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.dir,
                                      preexec_fn=_die_with_parent)
+
+    def await_ready(self, timeout: float | None = None) -> None:
+        """Waits until the node accepts connections and answers Metadata; stops it and raises with its log tail
+        when it does not within `timeout` (default: start_timeout) seconds or exits."""
+        timeout = timeout or self.start_timeout
+        deadline = time.monotonic() + timeout
         try:
-            wait_for(lambda: port_open("127.0.0.1", self.port), self.start_timeout,
-                     f"Kafka to accept connections on {self.bootstrap}", self.proc, self.log)
-            wait_for(lambda: metadata_ok(self.bootstrap), self.start_timeout,
-                     f"a Metadata request to Kafka at {self.bootstrap} to succeed", self.proc, self.log,
-                     interval=0.5)
+            wait_for(lambda: port_open("127.0.0.1", self.port), timeout,
+                     f"Kafka node {self.node_id} to accept connections on {self.bootstrap}", self.proc, self.log)
+            wait_for(lambda: metadata_ok(self.bootstrap), max(1.0, deadline - time.monotonic()),
+                     f"a Metadata request to Kafka node {self.node_id} at {self.bootstrap} to succeed",
+                     self.proc, self.log, interval=0.5)
         except BaseException:
             self.stop(grace=5)
             raise
+
+    def start(self) -> None:
+        self.launch()
+        self.await_ready()
 
     def log_tail(self, n: int = 80) -> str:
         return tail(self.log, n) + "\n--- stdout/stderr ---\n" + tail(self.dir / "kafka.stdout", 20)

@@ -6,6 +6,12 @@
 //! operations go to the controller (any broker when it is unknown), offset operations to partition leaders and
 //! group operations to the group coordinator found with FindCoordinator.
 //!
+//! Leadership moves (a controller or leader killed, an election): a resource answered NOT_CONTROLLER,
+//! NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE or a leader epoch error, or whose broker could not be reached,
+//! is asked again, alone, after a metadata refresh and `RETRY_BACKOFF`, until the call's deadline, as Kafka's
+//! admin client retries. A create that reached the old controller before it died may then answer
+//! TOPIC_ALREADY_EXISTS, as in Kafka.
+//!
 //! Not offered: AlterConfigs / IncrementalAlterConfigs (the broker does not serve them, see
 //! `protocol::versions::SERVED`), ACLs, reassignments, transactions.
 
@@ -208,6 +214,18 @@ fn is_code(e: &ClientError, code: ErrorCode) -> bool {
     matches!(e, ClientError::Kafka { code: c, .. } if *c == code)
 }
 
+/// Pause before asking a moved controller or leader again.
+const RETRY_BACKOFF: Duration = Duration::from_millis(100);
+
+/// The request went to a broker that is not (or no longer) the controller or the partition leader, or never
+/// got an answer: worth sending again to whoever it is after a metadata refresh.
+fn moved(e: &ClientError) -> bool {
+    matches!(e, ClientError::Connection { .. })
+        || [ErrorCode::NotController, ErrorCode::NotLeaderOrFollower, ErrorCode::LeaderNotAvailable, ErrorCode::FencedLeaderEpoch, ErrorCode::UnknownLeaderEpoch]
+            .iter()
+            .any(|c| is_code(e, *c))
+}
+
 /// Worth asking the coordinator again: it is loading, moved, or the connection broke.
 fn coordinator_transient(e: &ClientError) -> bool {
     is_code(e, ErrorCode::CoordinatorLoadInProgress)
@@ -309,6 +327,84 @@ impl Admin {
         }
     }
 
+    /// Sends `send(conn, pending)` to the controller until every topic of `names` has an answer that is not
+    /// `moved` (the call's deadline bounds it). Answers come back in the order of `names`.
+    async fn per_topic_on_controller<F, Fut>(&self, names: Vec<String>, mut send: F) -> Result<TopicResults, ClientError>
+    where
+        F: FnMut(Arc<Connection>, Vec<String>) -> Fut,
+        Fut: Future<Output = Result<TopicResults, ClientError>>,
+    {
+        let mut pending = names.clone();
+        let mut answered: HashMap<String, Result<(), ClientError>> = HashMap::new();
+        while !pending.is_empty() {
+            let sent = match self.controller().await {
+                Ok(conn) => send(conn, pending.clone()).await,
+                Err(e) => Err(e),
+            };
+            match sent {
+                Ok(results) => {
+                    for (name, r) in results {
+                        match r {
+                            Err(e) if moved(&e) => tracing::debug!(topic = %name, error = %e, "controller moved; asking again"),
+                            r => {
+                                pending.retain(|n| *n != name);
+                                answered.insert(name, r);
+                            }
+                        }
+                    }
+                }
+                Err(e) if moved(&e) => tracing::debug!(error = %e, "controller unreachable; asking again"),
+                Err(e) => return Err(e),
+            }
+            if !pending.is_empty() {
+                tokio::time::sleep(RETRY_BACKOFF).await;
+            }
+        }
+        Ok(names
+            .into_iter()
+            .filter_map(|n| {
+                let r = answered.remove(&n)?;
+                Some((n, r))
+            })
+            .collect())
+    }
+
+    /// Runs `attempt` for the partitions of `wanted` not answered yet, until none answers a `moved` error (the
+    /// call's deadline bounds it). `attempt` answers by index into `wanted`.
+    async fn per_partition_on_leaders<T, R, F, Fut>(&self, wanted: &[(String, i32, T)], mut attempt: F) -> Result<PerPartition<R>, ClientError>
+    where
+        T: Clone,
+        F: FnMut(Vec<(String, i32, T)>) -> Fut,
+        Fut: Future<Output = Result<PerPartition<R>, ClientError>>,
+    {
+        let mut pending: Vec<usize> = (0..wanted.len()).collect();
+        let mut answered: HashMap<usize, Result<R, ClientError>> = HashMap::new();
+        loop {
+            let subset: Vec<(String, i32, T)> = pending.iter().map(|&i| wanted[i].clone()).collect();
+            let results = attempt(subset).await?;
+            let mut still = Vec::new();
+            for (&i, (_, r)) in pending.iter().zip(results) {
+                match r {
+                    Err(e) if moved(&e) => still.push((i, e)),
+                    r => {
+                        answered.insert(i, r);
+                    }
+                }
+            }
+            if still.is_empty() {
+                break;
+            }
+            tracing::debug!(partitions = still.len(), error = %still[0].1, "partition leaders moved; asking again");
+            pending = still.into_iter().map(|(i, _)| i).collect();
+            tokio::time::sleep(RETRY_BACKOFF).await;
+        }
+        Ok(wanted
+            .iter()
+            .enumerate()
+            .map(|(i, (t, p, _))| ((t.clone(), *p), answered.remove(&i).expect("every partition answered")))
+            .collect())
+    }
+
     // ---------------------------------------------------------------- topics
 
     /// Creates topics; one result per topic, in the broker's order. `validate_only` checks without creating.
@@ -333,21 +429,26 @@ impl Admin {
                     })
                     .collect(),
             );
-        self.run(async {
-            let conn = self.controller().await?;
-            let (resp, _): (CreateTopicsResponse, i16) = conn.send(ApiKey::CreateTopics, &req).await?;
-            Ok(resp.topics.iter().map(|t| (t.name.to_string(), kafka_err(t.error_code, t.error_message.as_ref()))).collect())
-        })
+        let names: Vec<String> = topics.iter().map(|t| t.name.clone()).collect();
+        self.run(self.per_topic_on_controller(names, |conn, pending| {
+            let mut req = req.clone();
+            req.topics.retain(|t| pending.iter().any(|n| n == t.name.as_str()));
+            async move {
+                let (resp, _): (CreateTopicsResponse, i16) = conn.send(ApiKey::CreateTopics, &req).await?;
+                Ok(resp.topics.iter().map(|t| (t.name.to_string(), kafka_err(t.error_code, t.error_message.as_ref()))).collect())
+            }
+        }))
     }
 
     pub fn delete_topics(&self, topics: &[&str]) -> Result<TopicResults, ClientError> {
-        self.run(async {
-            let conn = self.controller().await?;
-            let mut req = DeleteTopicsRequest::default().with_timeout_ms(self.timeout.as_millis().min(i32::MAX as u128) as i32);
+        let names: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
+        let timeout_ms = self.timeout.as_millis().min(i32::MAX as u128) as i32;
+        self.run(self.per_topic_on_controller(names, |conn, pending| async move {
+            let mut req = DeleteTopicsRequest::default().with_timeout_ms(timeout_ms);
             if conn.version(ApiKey::DeleteTopics).unwrap_or(0) >= 6 {
-                req.topics = topics.iter().map(|t| delete_topics_request::DeleteTopicState::default().with_name(Some(tn(t)))).collect();
+                req.topics = pending.iter().map(|t| delete_topics_request::DeleteTopicState::default().with_name(Some(tn(t)))).collect();
             } else {
-                req.topic_names = topics.iter().map(|t| tn(t)).collect();
+                req.topic_names = pending.iter().map(|t| tn(t)).collect();
             }
             let (resp, _): (DeleteTopicsResponse, i16) = conn.send(ApiKey::DeleteTopics, &req).await?;
             Ok(resp
@@ -355,7 +456,7 @@ impl Admin {
                 .iter()
                 .map(|t| (t.name.as_ref().map(|n| n.to_string()).unwrap_or_default(), kafka_err(t.error_code, t.error_message.as_ref())))
                 .collect())
-        })
+        }))
     }
 
     /// Topic names, sorted; internal topics (`__consumer_offsets`, ...) only when asked for.
@@ -402,11 +503,15 @@ impl Admin {
         let req = CreatePartitionsRequest::default()
             .with_timeout_ms(self.timeout.as_millis().min(i32::MAX as u128) as i32)
             .with_topics(topics.iter().map(|(t, n)| create_partitions_request::CreatePartitionsTopic::default().with_assignments(None).with_name(tn(t)).with_count(*n)).collect());
-        self.run(async {
-            let conn = self.controller().await?;
-            let (resp, _): (CreatePartitionsResponse, i16) = conn.send(ApiKey::CreatePartitions, &req).await?;
-            Ok(resp.results.iter().map(|t| (t.name.to_string(), kafka_err(t.error_code, t.error_message.as_ref()))).collect())
-        })
+        let names: Vec<String> = topics.iter().map(|(t, _)| t.to_string()).collect();
+        self.run(self.per_topic_on_controller(names, |conn, pending| {
+            let mut req = req.clone();
+            req.topics.retain(|t| pending.iter().any(|n| n == t.name.as_str()));
+            async move {
+                let (resp, _): (CreatePartitionsResponse, i16) = conn.send(ApiKey::CreatePartitions, &req).await?;
+                Ok(resp.results.iter().map(|t| (t.name.to_string(), kafka_err(t.error_code, t.error_message.as_ref()))).collect())
+            }
+        }))
     }
 
     // ---------------------------------------------------------------- configs
@@ -659,11 +764,24 @@ impl Admin {
         Ok((leaders, failed))
     }
 
+    /// ListOffsets, asking again where leaders moved.
     async fn list_offsets_inner(&self, wanted: &[(String, i32, OffsetSpec)]) -> Result<PerPartition<ListedOffset>, ClientError> {
+        self.per_partition_on_leaders(wanted, |subset| async move { self.list_offsets_once(&subset).await }).await
+    }
+
+    async fn list_offsets_once(&self, wanted: &[(String, i32, OffsetSpec)]) -> Result<PerPartition<ListedOffset>, ClientError> {
         let (leaders, mut failed) = self.by_leader(wanted).await?;
         let mut done: HashMap<usize, Result<ListedOffset, ClientError>> = HashMap::new();
+        let meta = self.cluster.metadata();
         for (leader, idx) in leaders.into_iter().flat_map(|(l, idx)| rounds(wanted, idx).into_iter().map(move |r| (l, r))) {
-            let conn = self.cluster.broker(leader).await?;
+            let conn = match self.cluster.broker(leader).await {
+                Ok(c) => c,
+                Err(e) => {
+                    // That leader is gone: its partitions are asked again (per_partition_on_leaders).
+                    failed.extend(idx.iter().map(|&i| (i, e.clone())));
+                    continue;
+                }
+            };
             let v = conn.version(ApiKey::ListOffsets).unwrap_or(0);
             let mut topics: BTreeMap<&str, Vec<list_offsets_request::ListOffsetsPartition>> = BTreeMap::new();
             for &i in &idx {
@@ -673,7 +791,10 @@ impl Admin {
                     continue;
                 }
                 topics.entry(t.as_str()).or_default().push(
-                    list_offsets_request::ListOffsetsPartition::default().with_partition_index(*p).with_current_leader_epoch(-1).with_timestamp(spec.wire()),
+                    list_offsets_request::ListOffsetsPartition::default()
+                        .with_partition_index(*p)
+                        .with_current_leader_epoch(meta.leader_epoch(t, *p).unwrap_or(-1))
+                        .with_timestamp(spec.wire()),
                 );
             }
             if topics.is_empty() {
@@ -682,7 +803,14 @@ impl Admin {
             let req = ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_isolation_level(0).with_topics(
                 topics.into_iter().map(|(t, ps)| list_offsets_request::ListOffsetsTopic::default().with_name(tn(t)).with_partitions(ps)).collect(),
             );
-            let (resp, _): (ListOffsetsResponse, i16) = conn.send(ApiKey::ListOffsets, &req).await?;
+            let resp: ListOffsetsResponse = match conn.send(ApiKey::ListOffsets, &req).await {
+                Ok((r, _)) => r,
+                Err(e) if moved(&e) => {
+                    failed.extend(idx.iter().map(|&i| (i, e.clone())));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             for t in &resp.topics {
                 for p in &t.partitions {
                     if let Some(&i) = idx.iter().find(|&&i| wanted[i].0 == t.name.as_str() && wanted[i].1 == p.partition_index) {
@@ -707,11 +835,17 @@ impl Admin {
     /// watermark.
     pub fn delete_records(&self, partitions: &[(&str, i32, i64)]) -> Result<PerPartition<i64>, ClientError> {
         let wanted: Vec<(String, i32, i64)> = partitions.iter().map(|(t, p, o)| (t.to_string(), *p, *o)).collect();
-        self.run(async {
+        self.run(self.per_partition_on_leaders(&wanted, |wanted| async move {
             let (leaders, mut failed) = self.by_leader(&wanted).await?;
             let mut done: HashMap<usize, Result<i64, ClientError>> = HashMap::new();
             for (leader, idx) in leaders.into_iter().flat_map(|(l, idx)| rounds(&wanted, idx).into_iter().map(move |r| (l, r))) {
-                let conn = self.cluster.broker(leader).await?;
+                let conn = match self.cluster.broker(leader).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        failed.extend(idx.iter().map(|&i| (i, e.clone())));
+                        continue;
+                    }
+                };
                 let mut topics: BTreeMap<&str, Vec<delete_records_request::DeleteRecordsPartition>> = BTreeMap::new();
                 for &i in &idx {
                     let (t, p, o) = &wanted[i];
@@ -720,7 +854,14 @@ impl Admin {
                 let req = DeleteRecordsRequest::default()
                     .with_timeout_ms(self.timeout.as_millis().min(i32::MAX as u128) as i32)
                     .with_topics(topics.into_iter().map(|(t, ps)| delete_records_request::DeleteRecordsTopic::default().with_name(tn(t)).with_partitions(ps)).collect());
-                let (resp, _): (DeleteRecordsResponse, i16) = conn.send(ApiKey::DeleteRecords, &req).await?;
+                let resp: DeleteRecordsResponse = match conn.send(ApiKey::DeleteRecords, &req).await {
+                    Ok((r, _)) => r,
+                    Err(e) if moved(&e) => {
+                        failed.extend(idx.iter().map(|&i| (i, e.clone())));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 for t in &resp.topics {
                     for p in &t.partitions {
                         if let Some(&i) = idx.iter().find(|&&i| wanted[i].0 == t.name.as_str() && wanted[i].1 == p.partition_index) {
@@ -739,7 +880,7 @@ impl Admin {
                     ((t.clone(), *p), r)
                 })
                 .collect())
-        })
+        }))
     }
 
     // ---------------------------------------------------------------- cluster
@@ -839,5 +980,24 @@ impl AdminConfig {
     /// Whether `key` is a admin property this configuration reads (bindings use it to refuse unknown keys early).
     pub fn is_known_key(key: &str) -> bool {
         KNOWN_KEYS.contains(&key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_that_met_the_wrong_or_a_dead_broker_are_asked_again() {
+        let kafka = |code: ErrorCode| ClientError::Kafka { code, message: None };
+        for code in [ErrorCode::NotController, ErrorCode::NotLeaderOrFollower, ErrorCode::LeaderNotAvailable, ErrorCode::FencedLeaderEpoch, ErrorCode::UnknownLeaderEpoch] {
+            assert!(moved(&kafka(code)), "{code:?}");
+        }
+        assert!(moved(&ClientError::Connection { addr: "127.0.0.1:9092".into(), reason: "connection refused".into() }));
+        // Answers about the resource itself are final.
+        for code in [ErrorCode::TopicAlreadyExists, ErrorCode::UnknownTopicOrPartition, ErrorCode::InvalidPartitions, ErrorCode::PolicyViolation] {
+            assert!(!moved(&kafka(code)), "{code:?}");
+        }
+        assert!(!moved(&ClientError::Timeout(30_000)), "the call's deadline has passed");
     }
 }

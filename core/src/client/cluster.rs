@@ -1,5 +1,10 @@
 //! The client's view of the cluster: bootstrap, metadata (brokers, topics, partition leaders), and one
 //! connection per broker, opened on first use and replaced when it breaks.
+//!
+//! Leader epochs only move forward (Kafka's `Metadata.updateLatestMetadata`): brokers learn of a leader change
+//! at different times, so a refresh answered by a broker that has not heard of it yet would send the client
+//! back to the old leader. A partition whose answered epoch is older than the one already known keeps what is
+//! known; a topic that was deleted and created again (new topic id) starts over.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -47,6 +52,13 @@ impl Metadata {
         let t = self.topics.get(topic)?;
         let p = t.partitions.get(usize::try_from(partition).ok()?)?;
         (p.leader >= 0).then_some(p.leader)
+    }
+
+    /// The partition's leader epoch (None when unknown: no metadata, or a broker too old to send it).
+    pub fn leader_epoch(&self, topic: &str, partition: i32) -> Option<i32> {
+        let t = self.topics.get(topic)?;
+        let p = t.partitions.get(usize::try_from(partition).ok()?)?;
+        (p.leader_epoch >= 0).then_some(p.leader_epoch)
     }
 
     pub fn partition_count(&self, topic: &str) -> Option<i32> {
@@ -132,7 +144,8 @@ impl Cluster {
             .with_allow_auto_topic_creation(allow_auto_create);
         let (resp, _): (MetadataResponse, i16) =
             tokio::time::timeout(self.cfg.request_timeout, conn.send(ApiKey::Metadata, &req)).await.map_err(|_| ClientError::Timeout(self.cfg.request_timeout.as_millis() as u64))??;
-        let mut next = if topics.is_some() { (*self.metadata()).clone() } else { Metadata::default() };
+        let known = self.metadata();
+        let mut next = if topics.is_some() { (*known).clone() } else { Metadata::default() };
         next.cluster_id = resp.cluster_id.map(|c| c.to_string());
         next.controller = resp.controller_id.0;
         next.brokers = resp.brokers.iter().map(|b| (b.node_id.0, format!("{}:{}", b.host.as_str(), b.port))).collect();
@@ -151,6 +164,9 @@ impl Cluster {
                 })
                 .collect();
             partitions.sort_by_key(|p| p.partition);
+            if let Some(old) = known.topics.get(&name).filter(|old| old.id == t.topic_id) {
+                keep_newer_epochs(&mut partitions, &old.partitions);
+            }
             let available = partitions.iter().filter(|p| p.leader >= 0).map(|p| p.partition).collect();
             next.topics.insert(name.clone(), TopicInfo { name, id: t.topic_id, error: t.error_code, is_internal: t.is_internal, partitions, available });
         }
@@ -158,5 +174,43 @@ impl Cluster {
         *self.meta.write().unwrap_or_else(|e| e.into_inner()) = next.clone();
         *self.refreshed_at.write().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
         Ok(next)
+    }
+}
+
+/// Keeps the known state of every partition for which `fresh` answers an older leader epoch than `known` (a
+/// broker behind on metadata); the same topic id is the caller's to check.
+fn keep_newer_epochs(fresh: &mut [PartitionInfo], known: &[PartitionInfo]) {
+    for p in fresh.iter_mut() {
+        if let Some(old) = known.iter().find(|o| o.partition == p.partition) {
+            if p.leader_epoch >= 0 && old.leader_epoch > p.leader_epoch {
+                tracing::debug!(partition = p.partition, known = old.leader_epoch, answered = p.leader_epoch, "ignoring stale partition metadata");
+                *p = old.clone();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(partition: i32, leader: i32, leader_epoch: i32) -> PartitionInfo {
+        PartitionInfo { partition, leader, leader_epoch, replicas: vec![1, 2, 3], isr: vec![1, 2, 3], error: 0 }
+    }
+
+    #[test]
+    fn an_older_leader_epoch_never_replaces_a_newer_one() {
+        let known = vec![part(0, 2, 5), part(1, 1, 3)];
+        // Partition 0 answered by a broker that still thinks broker 1 leads at epoch 4; partition 1 moved on.
+        let mut fresh = vec![part(0, 1, 4), part(1, 3, 4)];
+        keep_newer_epochs(&mut fresh, &known);
+        assert_eq!((fresh[0].leader, fresh[0].leader_epoch), (2, 5));
+        assert_eq!((fresh[1].leader, fresh[1].leader_epoch), (3, 4));
+        // The same epoch (an ISR change, say) and a broker that sends no epoch (-1) are taken as answered.
+        let mut fresh = vec![part(0, 2, 5), part(1, 1, -1)];
+        fresh[0].isr = vec![2, 3];
+        keep_newer_epochs(&mut fresh, &known);
+        assert_eq!(fresh[0].isr, vec![2, 3]);
+        assert_eq!(fresh[1].leader_epoch, -1);
     }
 }

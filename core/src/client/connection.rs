@@ -19,6 +19,11 @@ use crate::protocol::codec::encode_request;
 use crate::protocol::frame::read_frame;
 use crate::protocol::versions::SERVED;
 
+/// APIs the client uses that the Streamlet broker does not (yet) serve, with the versions the client speaks:
+/// negotiated like `SERVED`'s (an entry there wins). OffsetForLeaderEpoch v2+ carries CurrentLeaderEpoch (the
+/// consumer's KIP-320 position validation); Kafka 4 serves v2-v4.
+const CLIENT_ONLY: &[(ApiKey, i16, i16)] = &[(ApiKey::OffsetForLeaderEpoch, 2, 4)];
+
 /// Responses larger than this are refused (a broker sending more is broken or hostile).
 const MAX_RESPONSE: usize = 512 * 1024 * 1024;
 
@@ -62,7 +67,8 @@ impl Connection {
             closed,
         };
         let theirs = tokio::time::timeout(timeout, conn.api_versions()).await.map_err(|_| fail("ApiVersions timed out".into()))??;
-        for (api, min, max) in SERVED {
+        let client_only = CLIENT_ONLY.iter().filter(|(api, _, _)| !SERVED.iter().any(|(s, _, _)| s == api));
+        for (api, min, max) in SERVED.iter().chain(client_only) {
             if let Some((their_min, their_max)) = theirs.get(&(*api as i16)) {
                 let (lo, hi) = ((*min).max(*their_min), (*max).min(*their_max));
                 if lo <= hi {

@@ -1,4 +1,10 @@
-//! The fetcher task (Fetch per leader, no fetch sessions) and ListOffsets lookups.
+//! The fetcher task (Fetch per leader, no fetch sessions), position validation after leader changes
+//! (OffsetForLeaderEpoch, see `validation`) and ListOffsets lookups.
+//!
+//! Fetch and ListOffsets carry the partition leader's epoch as the client knows it (CurrentLeaderEpoch): a
+//! broker that is no longer leader, or is leader at another epoch, answers NOT_LEADER_OR_FOLLOWER,
+//! FENCED_LEADER_EPOCH (the client is behind) or UNKNOWN_LEADER_EPOCH (the broker is behind) instead of
+//! serving from a log that may have diverged; the client refreshes metadata and asks again.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -6,11 +12,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kafka_protocol::messages::{
-    fetch_request, list_offsets_request, ApiKey, BrokerId, FetchRequest, FetchResponse, ListOffsetsRequest, ListOffsetsResponse, TopicName,
+    fetch_request, list_offsets_request, offset_for_leader_epoch_request, ApiKey, BrokerId, FetchRequest, FetchResponse, ListOffsetsRequest,
+    ListOffsetsResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::{ConsumerError, ConsumerRecord, IsolationLevel, PartState, Pos, Shared, TopicPartition};
+use super::validation::{self, Checked};
+use super::{ConsumerError, ConsumerRecord, IsolationLevel, OffsetReset, PartState, Pos, Shared, TopicPartition};
 use crate::client::error::ClientError;
 use crate::record::{batches, records, TimestampType};
 
@@ -47,12 +55,31 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         if shared.is_closed() {
             return;
         }
-        let wanted: Vec<(TopicPartition, i64, u64)> = {
+        let md = shared.cluster.metadata();
+        let (wanted, to_validate): (Vec<(TopicPartition, i64, u64)>, Vec<Validate>) = {
             let mut st = shared.lock();
-            let fetchable = |ps: &PartState| ps.fetch_offset().is_some() && !ps.paused && !ps.inflight;
+            for (tp, ps) in st.parts.iter_mut() {
+                validation::observe_leader(ps, md.leader_epoch(&tp.0, tp.1));
+            }
+            let to_validate: Vec<Validate> = st
+                .parts
+                .iter_mut()
+                .filter(|(_, ps)| ps.validating && !ps.inflight && ps.fetch_offset().is_some())
+                .map(|(tp, ps)| {
+                    ps.inflight = true;
+                    Validate {
+                        tp: tp.clone(),
+                        offset: ps.fetch_offset().expect("filtered"),
+                        epoch: ps.epoch,
+                        fetch_epoch: ps.fetch_epoch.unwrap_or(-1),
+                        leader_epoch: ps.leader_epoch.unwrap_or(-1),
+                    }
+                })
+                .collect();
+            let fetchable = |ps: &PartState| ps.fetch_offset().is_some() && !ps.paused && !ps.inflight && !ps.validating;
             let full = st.parts.values().any(|ps| fetchable(ps) && ps.buffered >= top_up);
             let due = |ps: &PartState| fetchable(ps) && ps.buffered < top_up;
-            if full && st.parts.values().filter(|ps| due(ps)).all(|ps| ps.caught_up) {
+            let wanted = if full && st.parts.values().filter(|ps| due(ps)).all(|ps| ps.caught_up) {
                 Vec::new()
             } else {
                 st.parts
@@ -63,13 +90,16 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                         (tp.clone(), ps.fetch_offset().expect("fetchable"), ps.epoch)
                     })
                     .collect()
-            }
+            };
+            (wanted, to_validate)
         };
+        if !to_validate.is_empty() {
+            validate_positions(&shared, &md, to_validate).await;
+        }
         if wanted.is_empty() {
             let _ = tokio::time::timeout(Duration::from_millis(200), shared.fetch_wake.notified()).await;
             continue;
         }
-        let md = shared.cluster.metadata();
         let mut by_leader: BTreeMap<i32, Vec<(TopicPartition, i64, u64)>> = BTreeMap::new();
         let mut missing: BTreeSet<String> = BTreeSet::new();
         for w in wanted {
@@ -108,6 +138,120 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     }
 }
 
+/// A partition whose position waits for validation, as it was when the request was prepared.
+struct Validate {
+    tp: TopicPartition,
+    offset: i64,
+    /// `PartState::epoch` (seeks and resets): an answer for an older one is dropped.
+    epoch: u64,
+    fetch_epoch: i32,
+    leader_epoch: i32,
+}
+
+/// OffsetForLeaderEpoch for every partition in validation, one request per leader (KIP-320, `validation`).
+/// Partitions whose leader is unknown or answers a leader error stay in validation for the next round, after a
+/// metadata refresh.
+async fn validate_positions(shared: &Shared, md: &crate::client::cluster::Metadata, parts: Vec<Validate>) {
+    let mut by_leader: BTreeMap<i32, Vec<Validate>> = BTreeMap::new();
+    let mut refresh = false;
+    let mut unreleased = Vec::new();
+    for v in parts {
+        match md.leader(&v.tp.0, v.tp.1) {
+            Some(l) => by_leader.entry(l).or_default().push(v),
+            None => {
+                refresh = true;
+                unreleased.push(v);
+            }
+        }
+    }
+    let reset_none = shared.cfg.auto_offset_reset == OffsetReset::None;
+    for (leader, parts) in by_leader {
+        tracing::debug!("validating {} position(s) with broker {leader} after a leader change", parts.len());
+        let outcome = offsets_for_leader_epoch(shared, leader, &parts).await;
+        let mut st = shared.lock();
+        for v in &parts {
+            let Some(ps) = st.parts.get_mut(&v.tp).filter(|ps| ps.validating && ps.answers(v.epoch, v.offset)) else { continue };
+            match &outcome {
+                // The broker cannot validate (it does not serve OffsetForLeaderEpoch): fetch on, as Kafka does.
+                Ok(None) => ps.validating = false,
+                Ok(Some(answers)) => match answers.get(&v.tp) {
+                    Some(Ok((end_offset, end_epoch))) => {
+                        let checked = validation::check(v.offset, *end_offset, *end_epoch);
+                        if checked != Checked::Valid {
+                            tracing::info!("{}-{}: the log diverges from the fetched one ({checked:?}) at fetch offset {}", v.tp.0, v.tp.1, v.offset);
+                        }
+                        if validation::apply(ps, checked, reset_none).is_err() {
+                            st.poll_errors.push_back(ConsumerError::NoOffset(v.tp.0.clone(), v.tp.1));
+                        }
+                    }
+                    Some(Err(code)) => {
+                        refresh |= needs_metadata(*code);
+                        tracing::debug!("OffsetForLeaderEpoch {}-{}: error {code}", v.tp.0, v.tp.1);
+                    }
+                    None => refresh = true,
+                },
+                Err(e) => {
+                    refresh = true;
+                    tracing::debug!("OffsetForLeaderEpoch to broker {leader} failed: {e}");
+                }
+            }
+        }
+        drop(st);
+        unreleased.extend(parts);
+    }
+    {
+        let mut st = shared.lock();
+        for v in &unreleased {
+            if let Some(ps) = st.parts.get_mut(&v.tp) {
+                ps.inflight = false;
+            }
+        }
+    }
+    shared.poll_wake.notify_one();
+    if refresh {
+        let topics: Vec<String> = unreleased.iter().map(|v| v.tp.0.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+        let _ = shared.cluster.refresh(Some(&topics), false).await;
+        tokio::time::sleep(shared.cfg.retry_backoff).await;
+    }
+}
+
+/// Where each partition's fetched epoch ends in `leader`'s log: (end offset, its epoch) or the error code per
+/// partition; None when the broker does not serve OffsetForLeaderEpoch.
+async fn offsets_for_leader_epoch(
+    shared: &Shared,
+    leader: i32,
+    parts: &[Validate],
+) -> Result<Option<HashMap<TopicPartition, Result<(i64, i32), i16>>>, ClientError> {
+    let conn = shared.cluster.broker(leader).await?;
+    if conn.version(ApiKey::OffsetForLeaderEpoch).is_none() {
+        return Ok(None);
+    }
+    let mut topics: Vec<offset_for_leader_epoch_request::OffsetForLeaderTopic> = Vec::new();
+    for v in parts {
+        let p = offset_for_leader_epoch_request::OffsetForLeaderPartition::default()
+            .with_partition(v.tp.1)
+            .with_current_leader_epoch(v.leader_epoch)
+            .with_leader_epoch(v.fetch_epoch);
+        match topics.iter_mut().find(|t| t.topic.0.as_str() == v.tp.0) {
+            Some(t) => t.partitions.push(p),
+            None => topics.push(offset_for_leader_epoch_request::OffsetForLeaderTopic::default().with_topic(topic_name(&v.tp.0)).with_partitions(vec![p])),
+        }
+    }
+    // replica_id -1: a consumer, not a follower (v3+; Kafka's CONSUMER_REPLICA_ID).
+    let req = OffsetForLeaderEpochRequest::default().with_replica_id(BrokerId(-1)).with_topics(topics);
+    let timeout = shared.cfg.request_timeout;
+    let (resp, _): (OffsetForLeaderEpochResponse, i16) =
+        tokio::time::timeout(timeout, conn.send(ApiKey::OffsetForLeaderEpoch, &req)).await.map_err(|_| ClientError::Timeout(timeout.as_millis() as u64))??;
+    let mut out = HashMap::new();
+    for t in resp.topics {
+        for p in t.partitions {
+            let r = if p.error_code == 0 { Ok((p.end_offset, p.leader_epoch)) } else { Err(p.error_code) };
+            out.insert((t.topic.0.to_string(), p.partition), r);
+        }
+    }
+    Ok(Some(out))
+}
+
 fn release(shared: &Shared, parts: &[(TopicPartition, i64, u64)]) {
     let mut st = shared.lock();
     for (tp, _, _) in parts {
@@ -127,11 +271,12 @@ async fn fetch_one(shared: &Shared, leader: i32, parts: &[(TopicPartition, i64, 
             return true;
         }
     };
+    let md = shared.cluster.metadata();
     let mut topics: Vec<fetch_request::FetchTopic> = Vec::new();
     for ((t, p), offset, _) in parts {
         let fp = fetch_request::FetchPartition::default()
             .with_partition(*p)
-            .with_current_leader_epoch(-1)
+            .with_current_leader_epoch(md.leader_epoch(t, *p).unwrap_or(-1))
             .with_fetch_offset(*offset)
             .with_last_fetched_epoch(-1)
             .with_log_start_offset(-1)
@@ -202,12 +347,15 @@ async fn fetch_one(shared: &Shared, leader: i32, parts: &[(TopicPartition, i64, 
                 Vec::new()
             };
             match decode(&tp, bytes, offset, &aborted) {
-                Ok((recs, next)) => {
+                Ok((recs, epochs, next, last_epoch)) => {
                     let mut st = shared.lock();
                     let Some(ps) = st.parts.get_mut(&tp).filter(|ps| ps.answers(epoch, offset)) else {
                         continue;
                     };
                     ps.caught_up = false;
+                    if last_epoch.is_some() {
+                        ps.fetch_epoch = last_epoch;
+                    }
                     if recs.is_empty() {
                         // Only control batches, aborted data or records below the position: skip past them.
                         if next > offset {
@@ -217,7 +365,7 @@ async fn fetch_one(shared: &Shared, leader: i32, parts: &[(TopicPartition, i64, 
                             }
                         }
                     } else {
-                        ps.push(recs, next);
+                        ps.push(recs, epochs, next);
                         delivered = true;
                     }
                 }
@@ -239,10 +387,13 @@ async fn fetch_one(shared: &Shared, leader: i32, parts: &[(TopicPartition, i64, 
 }
 
 /// Decodes a partition's fetched batches: records at or above `offset`, skipping control batches and (under
-/// read_committed) aborted transactions. Returns the records and the offset after the last whole batch.
-fn decode(tp: &TopicPartition, bytes: Bytes, offset: i64, aborted: &[(i64, i64)]) -> Result<(Vec<ConsumerRecord>, i64), crate::record::RecordError> {
+/// read_committed) aborted transactions. Returns the records with each one's leader epoch, the offset after the
+/// last whole batch and that batch's partition leader epoch (None when no batch reached `offset`).
+fn decode(tp: &TopicPartition, bytes: Bytes, offset: i64, aborted: &[(i64, i64)]) -> Result<Decoded, crate::record::RecordError> {
     let mut out = Vec::new();
+    let mut epochs = Vec::new();
     let mut next = offset;
+    let mut last_epoch = None;
     let mut aborted_iter = aborted.iter().peekable();
     let mut aborting: HashSet<i64> = HashSet::new();
     for batch in batches(bytes) {
@@ -250,6 +401,9 @@ fn decode(tp: &TopicPartition, bytes: Bytes, offset: i64, aborted: &[(i64, i64)]
         next = next.max(h.next_offset());
         if h.last_offset() < offset {
             continue;
+        }
+        if h.partition_leader_epoch >= 0 {
+            last_epoch = Some(h.partition_leader_epoch);
         }
         while let Some((first, pid)) = aborted_iter.peek() {
             if *first > h.last_offset() {
@@ -281,6 +435,7 @@ fn decode(tp: &TopicPartition, bytes: Bytes, offset: i64, aborted: &[(i64, i64)]
             if r.offset < offset {
                 continue;
             }
+            epochs.push(h.partition_leader_epoch);
             out.push(ConsumerRecord {
                 topic: tp.0.clone(),
                 partition: tp.1,
@@ -293,8 +448,11 @@ fn decode(tp: &TopicPartition, bytes: Bytes, offset: i64, aborted: &[(i64, i64)]
             });
         }
     }
-    Ok((out, next))
+    Ok((out, epochs, next, last_epoch))
 }
+
+/// What `decode` found: records, their leader epochs, the next fetch offset, the last batch's leader epoch.
+type Decoded = (Vec<ConsumerRecord>, Vec<i32>, i64, Option<i32>);
 
 /// ListOffsets for each `(partition, timestamp)` (-2 earliest, -1 latest), grouped by leader, retrying leader
 /// moves until `request.timeout.ms`. Returns `(offset, timestamp)` per partition.
@@ -340,7 +498,10 @@ pub(crate) async fn list_offsets(shared: &Shared, targets: &[(TopicPartition, i6
             };
             let mut topics: Vec<list_offsets_request::ListOffsetsTopic> = Vec::new();
             for ((t, p), ts) in &parts {
-                let lp = list_offsets_request::ListOffsetsPartition::default().with_partition_index(*p).with_current_leader_epoch(-1).with_timestamp(*ts);
+                let lp = list_offsets_request::ListOffsetsPartition::default()
+                    .with_partition_index(*p)
+                    .with_current_leader_epoch(md.leader_epoch(t, *p).unwrap_or(-1))
+                    .with_timestamp(*ts);
                 match topics.iter_mut().find(|x| x.name.0.as_str() == t) {
                     Some(x) => x.partitions.push(lp),
                     None => topics.push(list_offsets_request::ListOffsetsTopic::default().with_name(topic_name(t)).with_partitions(vec![lp])),
@@ -417,13 +578,38 @@ mod tests {
         let third = batch(10, 5, Compression::None);
         bytes.extend(&third[..third.len() - 3]);
         let tp = ("t".to_string(), 0);
-        let (recs, next) = decode(&tp, Bytes::from(bytes), 3, &[]).unwrap();
+        let (recs, _, next, _) = decode(&tp, Bytes::from(bytes), 3, &[]).unwrap();
         assert_eq!(recs.iter().map(|r| r.offset).collect::<Vec<_>>(), (3..10).collect::<Vec<_>>());
         assert_eq!(recs[0].value.as_deref(), Some(&b"v3"[..]));
         assert_eq!(next, 10);
-        let (recs, next) = decode(&tp, Bytes::from(batch(0, 5, Compression::None)), 7, &[]).unwrap();
+        let (recs, _, next, _) = decode(&tp, Bytes::from(batch(0, 5, Compression::None)), 7, &[]).unwrap();
         assert!(recs.is_empty());
         assert_eq!(next, 7, "never behind the position");
+    }
+
+    /// `batch` written by a leader at `epoch` (the broker stamps it at bytes 12..16, outside the CRC).
+    fn batch_at_epoch(base: i64, n: usize, epoch: i32) -> Vec<u8> {
+        let mut v = batch(base, n, Compression::None);
+        v[12..16].copy_from_slice(&epoch.to_be_bytes());
+        v
+    }
+
+    #[test]
+    fn decode_reports_the_leader_epoch_of_the_last_batch_it_reached() {
+        let tp = ("t".to_string(), 0);
+        let mut bytes = batch_at_epoch(0, 5, 3);
+        bytes.extend(batch_at_epoch(5, 5, 4));
+        let (_, epochs, next, epoch) = decode(&tp, Bytes::from(bytes.clone()), 0, &[]).unwrap();
+        assert_eq!((next, epoch), (10, Some(4)), "the fetch position continues epoch 4's history");
+        assert_eq!(epochs, [3, 3, 3, 3, 3, 4, 4, 4, 4, 4]);
+        // Below the position only: no history reached, nothing to validate against.
+        let (recs, _, _, epoch) = decode(&tp, Bytes::from(batch_at_epoch(0, 5, 3)), 7, &[]).unwrap();
+        assert!(recs.is_empty());
+        assert_eq!(epoch, None);
+        // A batch without an epoch (-1: an old broker) does not replace a known one.
+        let mut bytes = batch_at_epoch(0, 5, 3);
+        bytes.extend(batch(5, 5, Compression::None));
+        assert_eq!(decode(&tp, Bytes::from(bytes), 0, &[]).unwrap().3, Some(3));
     }
 
     fn txn_batch(base: i64, n: usize, pid: i64) -> Vec<u8> {
@@ -456,11 +642,11 @@ mod tests {
         bytes.extend(txn_batch(6, 2, 7)); // a later transaction of 7, committed
         bytes.extend(marker(8, 7, 1)); // COMMIT
         let tp = ("t".to_string(), 0);
-        let (recs, next) = decode(&tp, Bytes::from(bytes.clone()), 0, &[(0, 7)]).unwrap();
+        let (recs, _, next, _) = decode(&tp, Bytes::from(bytes.clone()), 0, &[(0, 7)]).unwrap();
         assert_eq!(recs.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![3, 4, 6, 7]);
         assert_eq!(next, 9);
         // read_uncommitted (no aborted list): everything but the markers.
-        let (recs, _) = decode(&tp, Bytes::from(bytes), 0, &[]).unwrap();
+        let (recs, _, _, _) = decode(&tp, Bytes::from(bytes), 0, &[]).unwrap();
         assert_eq!(recs.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4, 6, 7]);
     }
 }

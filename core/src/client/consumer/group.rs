@@ -87,14 +87,25 @@ fn forget_coordinator(shared: &Shared) {
     shared.lock().coordinator = None;
 }
 
+/// A committed offset (-1: none) and its leader epoch (-1: unknown).
+fn committed(offset: i64, leader_epoch: i32) -> Option<(i64, Option<i32>)> {
+    (offset >= 0).then_some((offset, (leader_epoch >= 0).then_some(leader_epoch)))
+}
+
 /// Commits `offsets` with the current member id and generation, retrying coordinator moves until
 /// `request.timeout.ms`.
 pub(crate) async fn commit(shared: &Shared, offsets: &BTreeMap<TopicPartition, i64>) -> Result<(), ConsumerError> {
     let group = shared.group_id()?.to_string();
     let deadline = Instant::now() + shared.cfg.request_timeout;
-    let mut by_topic: BTreeMap<&str, Vec<(i32, i64)>> = BTreeMap::new();
-    for ((t, p), o) in offsets {
-        by_topic.entry(t.as_str()).or_default().push((*p, *o));
+    // The leader epoch of the record before each committed offset, where the offset is the partition's position
+    // (as Kafka's OffsetAndMetadata carries it): whoever resumes from it can validate it (KIP-320).
+    let epochs: BTreeMap<&TopicPartition, i32> = {
+        let st = shared.lock();
+        offsets.iter().filter_map(|(tp, o)| st.parts.get(tp).and_then(|ps| ps.epoch_at(*o)).map(|e| (tp, e))).collect()
+    };
+    let mut by_topic: BTreeMap<&str, Vec<(i32, i64, i32)>> = BTreeMap::new();
+    for (tp, o) in offsets {
+        by_topic.entry(tp.0.as_str()).or_default().push((tp.1, *o, epochs.get(tp).copied().unwrap_or(-1)));
     }
     loop {
         let attempt = async {
@@ -117,11 +128,11 @@ pub(crate) async fn commit(shared: &Shared, offsets: &BTreeMap<TopicPartition, i
                         .map(|(t, ps)| {
                             offset_commit_request::OffsetCommitRequestTopic::default().with_name(topic_name(t)).with_partitions(
                                 ps.iter()
-                                    .map(|(p, o)| {
+                                    .map(|(p, o, epoch)| {
                                         offset_commit_request::OffsetCommitRequestPartition::default()
                                             .with_partition_index(*p)
                                             .with_committed_offset(*o)
-                                            .with_committed_leader_epoch(-1)
+                                            .with_committed_leader_epoch(*epoch)
                                             .with_committed_metadata(Some(s("")))
                                     })
                                     .collect(),
@@ -167,6 +178,15 @@ pub(crate) async fn commit(shared: &Shared, offsets: &BTreeMap<TopicPartition, i
 
 /// The group's committed offsets for `parts` (None where there is none).
 pub(crate) async fn fetch_committed(shared: &Shared, parts: &[TopicPartition]) -> Result<BTreeMap<TopicPartition, Option<i64>>, ConsumerError> {
+    Ok(fetch_committed_with_epochs(shared, parts).await?.into_iter().map(|(tp, c)| (tp, c.map(|(o, _)| o))).collect())
+}
+
+/// The group's committed offsets for `parts` with the leader epoch committed beside each (None where the
+/// committer knew none).
+pub(crate) async fn fetch_committed_with_epochs(
+    shared: &Shared,
+    parts: &[TopicPartition],
+) -> Result<BTreeMap<TopicPartition, Option<(i64, Option<i32>)>>, ConsumerError> {
     let group = shared.group_id()?.to_string();
     let deadline = Instant::now() + shared.cfg.request_timeout;
     let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
@@ -196,7 +216,7 @@ pub(crate) async fn fetch_committed(shared: &Shared, parts: &[TopicPartition]) -
                         if p.error_code != 0 && c == 0 {
                             c = p.error_code;
                         }
-                        out.insert((t.name.to_string(), p.partition_index), (p.committed_offset >= 0).then_some(p.committed_offset));
+                        out.insert((t.name.to_string(), p.partition_index), committed(p.committed_offset, p.committed_leader_epoch));
                     }
                 }
                 code = c;
@@ -214,7 +234,7 @@ pub(crate) async fn fetch_committed(shared: &Shared, parts: &[TopicPartition]) -
                         if p.error_code != 0 && c == 0 {
                             c = p.error_code;
                         }
-                        out.insert((t.name.to_string(), p.partition_index), (p.committed_offset >= 0).then_some(p.committed_offset));
+                        out.insert((t.name.to_string(), p.partition_index), committed(p.committed_offset, p.committed_leader_epoch));
                     }
                 }
                 code = c;

@@ -7,11 +7,17 @@
 //! (the group task queues them and waits until `poll` has run the [`RebalanceListener`]) and the results of
 //! [`Consumer::commit_async`]. Committed offsets are the next record to read, and only what `poll` has handed
 //! out is committed automatically.
+//!
+//! Leader changes: Fetch and ListOffsets name the leader epoch the consumer knows, and a partition whose leader
+//! epoch moves is validated with OffsetForLeaderEpoch before it is fetched again (`validation`, KIP-320), so that
+//! a new leader whose log diverged from what was fetched is noticed. The group task finds the coordinator again
+//! (FindCoordinator) when it moves; committed offsets live in the replicated `__consumer_offsets`.
 
 mod config;
 mod fetcher;
 mod group;
 mod interceptor;
+mod validation;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -107,6 +113,11 @@ pub(crate) struct PartState {
     pub pos: Pos,
     /// Fetched records from `pos` on, not yet returned.
     pub buf: VecDeque<ConsumerRecord>,
+    /// The leader epoch of each record in `buf` (its batch's), in the same order.
+    pub buf_epochs: VecDeque<i32>,
+    /// The leader epoch of the record before `pos` (the last one handed out, or the committed offset's), for
+    /// commits and validation; None when unknown.
+    pub pos_epoch: Option<i32>,
     /// Approximate bytes in `buf` (the fetcher tops a partition up while it holds less than
     /// `max.partition.fetch.bytes`, so that the next records are there before `poll` needs them).
     pub buffered: usize,
@@ -118,11 +129,32 @@ pub(crate) struct PartState {
     pub inflight: bool,
     /// The last fetch found nothing new: the partition is at its end.
     pub caught_up: bool,
+    /// Leader epoch of the last batch fetched: the history the fetch position continues (None after a seek).
+    pub fetch_epoch: Option<i32>,
+    /// The partition leader's epoch (from metadata) the position was fetched under or validated against.
+    pub leader_epoch: Option<i32>,
+    /// The leader changed: the position is checked with OffsetForLeaderEpoch before the next fetch
+    /// (`validation`).
+    pub validating: bool,
 }
 
 impl PartState {
     fn new() -> Self {
-        PartState { pos: Pos::Unknown, buf: VecDeque::new(), buffered: 0, fetch_next: None, paused: false, epoch: 0, inflight: false, caught_up: false }
+        PartState {
+            pos: Pos::Unknown,
+            buf: VecDeque::new(),
+            buf_epochs: VecDeque::new(),
+            pos_epoch: None,
+            buffered: 0,
+            fetch_next: None,
+            paused: false,
+            epoch: 0,
+            inflight: false,
+            caught_up: false,
+            fetch_epoch: None,
+            leader_epoch: None,
+            validating: false,
+        }
     }
 
     /// The offset the next fetch of this partition asks for (None while the position is not known).
@@ -143,21 +175,45 @@ impl PartState {
     pub fn restart(&mut self, pos: Pos) {
         self.pos = pos;
         self.buf.clear();
+        self.buf_epochs.clear();
+        self.pos_epoch = None;
         self.buffered = 0;
         self.fetch_next = None;
         self.caught_up = false;
+        self.fetch_epoch = None;
+        self.validating = false;
     }
 
-    pub fn push(&mut self, recs: Vec<ConsumerRecord>, next: i64) {
+    /// Drops fetched records at or above `offset` and fetches from there next.
+    pub fn truncate_fetched(&mut self, offset: i64) {
+        while self.buf.back().is_some_and(|r| r.offset >= offset) {
+            let r = self.buf.pop_back().expect("checked");
+            self.buf_epochs.pop_back();
+            self.buffered = self.buffered.saturating_sub(buffered_size(&r));
+        }
+        self.fetch_next = Some(offset);
+        self.caught_up = false;
+    }
+
+    /// Buffers fetched records; `epochs` holds each one's leader epoch.
+    pub fn push(&mut self, recs: Vec<ConsumerRecord>, epochs: Vec<i32>, next: i64) {
+        debug_assert_eq!(recs.len(), epochs.len());
         self.buffered += recs.iter().map(buffered_size).sum::<usize>();
         self.buf.extend(recs);
+        self.buf_epochs.extend(epochs);
         self.fetch_next = Some(next);
     }
 
-    fn pop(&mut self) -> Option<ConsumerRecord> {
+    fn pop(&mut self) -> Option<(ConsumerRecord, i32)> {
         let r = self.buf.pop_front()?;
+        let epoch = self.buf_epochs.pop_front().unwrap_or(-1);
         self.buffered = self.buffered.saturating_sub(buffered_size(&r));
-        Some(r)
+        Some((r, epoch))
+    }
+
+    /// The leader epoch to commit beside `offset`: known when `offset` is the position.
+    pub fn epoch_at(&self, offset: i64) -> Option<i32> {
+        (self.pos == Pos::At(offset)).then_some(self.pos_epoch).flatten()
     }
 }
 
@@ -558,11 +614,14 @@ impl Consumer {
             let Pos::At(pos) = ps.pos else { continue };
             let mut next = pos;
             while out.len() < max {
-                let Some(r) = ps.pop() else { break };
+                let Some((r, epoch)) = ps.pop() else { break };
                 if r.offset < next {
                     continue;
                 }
                 next = r.offset + 1;
+                if epoch >= 0 {
+                    ps.pos_epoch = Some(epoch);
+                }
                 out.push(r);
             }
             ps.pos = Pos::At(next);
@@ -732,7 +791,7 @@ impl Consumer {
         let mut reset = reset;
         if !unknown.is_empty() {
             let committed = if self.shared.cfg.group_id.is_some() {
-                self.rt().block_on(group::fetch_committed(&self.shared, &unknown))?
+                self.rt().block_on(group::fetch_committed_with_epochs(&self.shared, &unknown))?
             } else {
                 BTreeMap::new()
             };
@@ -743,7 +802,12 @@ impl Consumer {
                     continue;
                 }
                 match committed.get(&tp).copied().flatten() {
-                    Some(o) => ps.pos = Pos::At(o),
+                    Some((o, epoch)) => {
+                        ps.pos = Pos::At(o);
+                        // With the committer's epoch the fetcher checks the offset with the leader first (KIP-320).
+                        ps.pos_epoch = epoch;
+                        ps.fetch_epoch = epoch;
+                    }
                     None => {
                         ps.pos = Pos::Reset(None);
                         reset.push((tp, None));
@@ -993,5 +1057,42 @@ impl Drop for Consumer {
         if let Some(rt) = self.rt.take() {
             rt.shutdown_background();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(offset: i64) -> ConsumerRecord {
+        ConsumerRecord {
+            topic: "t".into(),
+            partition: 0,
+            offset,
+            timestamp: 0,
+            timestamp_type: TimestampType::CreateTime,
+            key: None,
+            value: None,
+            headers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn records_keep_their_leader_epoch_and_only_the_position_commits_with_one() {
+        let mut ps = PartState::new();
+        ps.pos = Pos::At(0);
+        ps.push(vec![rec(0), rec(1), rec(2)], vec![2, 2, 3], 3);
+        assert_eq!(ps.pop().map(|(r, e)| (r.offset, e)), Some((0, 2)));
+        assert_eq!(ps.pop().map(|(r, e)| (r.offset, e)), Some((1, 2)));
+        // What Consumer::drain does after handing out offset 1.
+        ps.pos = Pos::At(2);
+        ps.pos_epoch = Some(2);
+        assert_eq!(ps.epoch_at(2), Some(2));
+        assert_eq!(ps.epoch_at(1), None, "an offset other than the position commits without an epoch");
+        ps.truncate_fetched(2);
+        assert!(ps.buf.is_empty() && ps.buf_epochs.is_empty());
+        assert_eq!(ps.epoch_at(2), Some(2), "truncating fetched records leaves the position alone");
+        ps.restart(Pos::At(0));
+        assert_eq!(ps.epoch_at(0), None, "a seek forgets the epoch");
     }
 }

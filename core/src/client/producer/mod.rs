@@ -26,6 +26,15 @@
 //!   (KIP-360, idempotent non-transactional producer): draining stops, and once no request is in flight it calls
 //!   InitProducerId with its current id and epoch; then the sequences of every partition restart at 0 and queued
 //!   batches are re-sequenced under the new epoch, in their original order.
+//!
+//! Leader changes: a batch that fails with NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION,
+//! LEADER_NOT_AVAILABLE or a broken connection (the leader was killed) asks for a metadata refresh and goes back
+//! into its partition's queue with its sequence; the next drain sends it to whichever broker the metadata then
+//! names, which only ever moves forward in leader epoch (`client::cluster`). A new leader knows the producer's
+//! sequences (Kafka replicates producer state with the log), so a batch the old leader had already written
+//! comes back as DUPLICATE_SEQUENCE_NUMBER (a success) and the rest follow in order: nothing is lost, written
+//! twice or reordered as long as the batch is delivered within `delivery.timeout.ms`
+//! (`core/tests/client_failover.rs` checks it on a 3-node Kafka cluster).
 
 mod accumulator;
 mod config;
