@@ -3,6 +3,7 @@
 
 pub mod cluster;
 mod codec;
+pub mod records;
 mod image;
 mod store;
 
