@@ -162,6 +162,19 @@ const KNOWN_BROKER_KEYS: &[&str] = &[
     "offsets.retention.minutes",
     "offsets.retention.check.interval.ms",
     "offset.metadata.max.bytes",
+    // Cluster: roles, quorum, controller (see `ClusterSettings`).
+    "process.roles",
+    "controller.quorum.voters",
+    "controller.quorum.bootstrap.servers",
+    "controller.listener.names",
+    "listener.security.protocol.map",
+    "inter.broker.listener.name",
+    "broker.session.timeout.ms",
+    "broker.heartbeat.interval.ms",
+    "unclean.leader.election.enable",
+    "auto.leader.rebalance.enable",
+    "leader.imbalance.check.interval.seconds",
+    "transaction.state.log.replication.factor",
 ];
 
 /// Broker-wide configuration (`server.properties`).
@@ -185,6 +198,8 @@ pub struct BrokerConfig {
     pub log_defaults: LogConfig,
     /// Group coordinator settings (`group.*`, `offsets.*`).
     pub groups: GroupSettings,
+    /// Roles, the metadata quorum and the controller's settings.
+    pub cluster: ClusterSettings,
     /// The properties as given, for DescribeConfigs on the broker resource.
     pub props: Props,
 }
@@ -233,6 +248,7 @@ impl BrokerConfig {
             cluster_id: r.raw("cluster.id").map(|s| s.to_string()),
             log_defaults: log_defaults_from_broker_props(&r)?,
             groups: GroupSettings::from_props(&r)?,
+            cluster: ClusterSettings::from_props(&r)?,
             props: props.clone(),
         };
         if let Some(a) = &cfg.advertised {
@@ -389,6 +405,41 @@ pub fn effective_topic_config(broker: &BrokerConfig, topic_props: &Props, key: &
         _ => String::new(),
     };
     (v, true)
+}
+
+/// Cluster settings, with Kafka's KRaft names.
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    /// `broker.session.timeout.ms`: a broker without a heartbeat for this long is fenced.
+    pub broker_session_timeout_ms: u64,
+    /// `broker.heartbeat.interval.ms`
+    pub broker_heartbeat_interval_ms: u64,
+    /// `unclean.leader.election.enable` (cluster default; a topic may override it).
+    pub unclean_leader_election: bool,
+    /// `auto.leader.rebalance.enable`, checked every `leader.imbalance.check.interval.seconds`.
+    pub auto_leader_rebalance: bool,
+    pub leader_imbalance_check_interval_ms: u64,
+}
+
+impl ClusterSettings {
+    fn from_props(r: &PropReader) -> Result<Self, ConfigError> {
+        let session = r.i64_min("broker.session.timeout.ms", 9000, 1)? as u64;
+        let heartbeat = r.i64_min("broker.heartbeat.interval.ms", 2000, 1)? as u64;
+        if heartbeat >= session {
+            return Err(ConfigError::new(
+                "broker.heartbeat.interval.ms",
+                &heartbeat.to_string(),
+                format!("must be less than broker.session.timeout.ms ({session})"),
+            ));
+        }
+        Ok(ClusterSettings {
+            broker_session_timeout_ms: session,
+            broker_heartbeat_interval_ms: heartbeat,
+            unclean_leader_election: r.bool("unclean.leader.election.enable", false)?,
+            auto_leader_rebalance: r.bool("auto.leader.rebalance.enable", true)?,
+            leader_imbalance_check_interval_ms: r.i64_min("leader.imbalance.check.interval.seconds", 300, 1)? as u64 * 1000,
+        })
+    }
 }
 
 /// The group coordinator's broker settings, with Kafka's defaults.

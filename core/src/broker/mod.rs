@@ -2,10 +2,12 @@
 //! the `streamlet broker` command runs the same thing as a server.
 
 mod connection;
+mod controller_link;
 mod handlers;
 mod maintenance;
 mod offsets_topic;
 pub mod partition;
+mod replica_manager;
 pub mod state;
 mod topics;
 
@@ -18,6 +20,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::{resolve_listen, BrokerConfig, ConfigError, Props};
 use crate::coordinator::{GroupConfig, GroupCoordinator};
+use crate::metadata::controller::ControllerConfig;
 use crate::metadata::MetadataStore;
 use offsets_topic::OffsetsTopic;
 use crate::storage::LogManager;
@@ -95,7 +98,7 @@ impl BrokerBuilder {
         let std_listener = std::net::TcpListener::bind(addr).map_err(io_err(format!("cannot listen on {addr}")))?;
         std_listener.set_nonblocking(true).map_err(io_err("cannot configure the listener"))?;
         let local_addr = std_listener.local_addr().map_err(io_err("cannot read the bound address"))?;
-        let state = Arc::new(open_state(config, &data_dir, local_addr)?);
+        let state = open_state(config, &data_dir, local_addr)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("streamlet-broker")
@@ -117,18 +120,32 @@ impl BrokerBuilder {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let (alive_tx, alive_rx) = mpsc::channel::<()>(1);
         runtime.spawn(accept_loop(listener, state.clone(), shutdown_rx.clone(), alive_tx.clone()));
-        runtime.spawn(maintenance::run(state.clone(), shutdown_rx));
+        runtime.spawn(maintenance::run(state.clone(), shutdown_rx.clone()));
+        runtime.spawn(controller_link::run(state.clone(), shutdown_rx));
         runtime.spawn(load_groups(state.clone()));
         tracing::info!(address = %local_addr, data_dir = %data_dir.display(), "broker started");
         Ok(Broker { runtime: Some(runtime), state, shutdown_tx, alive_rx: Some(alive_rx), alive_tx: Some(alive_tx), local_addr, _tempdir: tempdir, stopped: false })
     }
 }
 
-fn open_state(config: BrokerConfig, data_dir: &std::path::Path, local_addr: SocketAddr) -> Result<BrokerState, BrokerError> {
+/// The listener name this broker registers its endpoint under (Kafka's default listener name).
+const LISTENER_NAME: &str = "PLAINTEXT";
+
+fn controller_config(config: &BrokerConfig) -> ControllerConfig {
+    ControllerConfig {
+        session_timeout: std::time::Duration::from_millis(config.cluster.broker_session_timeout_ms),
+        unclean_leader_election: config.cluster.unclean_leader_election,
+        delete_topic_enable: config.delete_topic_enable,
+        default_partitions: config.num_partitions,
+        default_replication_factor: config.default_replication_factor,
+        log_defaults: config.log_defaults.clone(),
+    }
+}
+
+fn open_state(config: BrokerConfig, data_dir: &std::path::Path, local_addr: SocketAddr) -> Result<Arc<BrokerState>, BrokerError> {
     std::fs::create_dir_all(data_dir).map_err(io_err(format!("cannot create data dir {}", data_dir.display())))?;
     let logs = LogManager::new(data_dir).map_err(io_err(format!("cannot open data dir {}", data_dir.display())))?;
-    let cluster_id = config.cluster_id.clone();
-    let metadata = MetadataStore::open(data_dir, || cluster_id.unwrap_or_else(new_cluster_id))
+    let metadata = MetadataStore::open(data_dir, config.node_id, controller_config(&config), config.cluster_id.as_deref(), new_cluster_id)
         .map_err(io_err("cannot open the metadata log"))?;
     let (advertised_host, advertised_port) = match &config.advertised {
         Some(a) => {
@@ -147,7 +164,15 @@ fn open_state(config: BrokerConfig, data_dir: &std::path::Path, local_addr: Sock
         initial_rebalance_delay: std::time::Duration::from_millis(g.initial_rebalance_delay_ms),
         max_size: g.max_size,
     };
-    let state = BrokerState {
+    let topics_for_logs = topics.clone();
+    logs.open_all(|topic| {
+        topics_for_logs
+            .get(topic)
+            .and_then(|t| crate::config::topic_log_config(&defaults, &t.configs).ok())
+            .unwrap_or_else(|| defaults.clone())
+    })
+    .map_err(io_err("cannot recover the logs"))?;
+    let state = Arc::new_cyclic(|weak| BrokerState {
         groups: GroupCoordinator::new(group_config, offsets_topic.clone()),
         offsets_topic,
         node_id: config.node_id,
@@ -157,27 +182,31 @@ fn open_state(config: BrokerConfig, data_dir: &std::path::Path, local_addr: Sock
         metadata: std::sync::Mutex::new(metadata),
         logs,
         partitions: RwLock::new(Default::default()),
+        controller: Some(Arc::new(controller_link::LocalControllerChannel { state: weak.clone() })),
+        listener_name: LISTENER_NAME.to_string(),
+    });
+    // Register (a restart is a new incarnation: the controller takes this broker out of the ISRs and elects it
+    // again once unfenced), then serve what the image says this broker leads.
+    controller_link::register(&state).map_err(|(code, msg)| BrokerError::Io {
+        context: "cannot register with the controller".into(),
+        source: std::io::Error::other(format!("{code:?}: {msg}")),
+    })?;
+    let changes: Vec<_> = {
+        let m = state.metadata();
+        let img = m.image();
+        img.topics
+            .values()
+            .flat_map(|t| (0..t.partition_count()).map(|p| img.partition_change(&t.name, p, &state.listener_name)))
+            .collect()
     };
-    let topics_for_logs = topics.clone();
-    state
-        .logs
-        .open_all(|topic| {
-            topics_for_logs
-                .get(topic)
-                .and_then(|t| crate::config::topic_log_config(&defaults, &t.configs).ok())
-                .unwrap_or_else(|| defaults.clone())
-        })
-        .map_err(io_err("cannot recover the logs"))?;
-    // Directories of topics the metadata no longer lists (a crash during a delete) are removed now.
+    state.apply_partition_changes(changes);
+    // Directories of partitions the metadata no longer places here (a crash during a delete) are removed now.
     for (topic, partition) in state.logs.partitions() {
-        if topics.get(&topic).is_none_or(|t| partition >= t.partitions) {
-            tracing::info!(topic, partition, "removing the log of a deleted topic");
+        let here = state.metadata().image().partition(&topic, partition).is_some_and(|p| p.replicas.contains(&state.node_id));
+        if !here {
+            tracing::info!(topic, partition, "removing the log of a partition no longer on this broker");
             state.logs.delete_partition(&topic, partition).map_err(io_err("cannot remove a deleted topic's log"))?;
         }
-    }
-    for meta in topics.values() {
-        let log_config = state.log_config(&meta.configs)?;
-        state.open_partitions(meta, 0, &log_config).map_err(io_err(format!("cannot open topic {}", meta.name)))?;
     }
     Ok(state)
 }

@@ -1,11 +1,11 @@
 //! What every connection shares: configuration, metadata, the logs and the partitions being served.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::config::BrokerConfig;
 use crate::coordinator::GroupCoordinator;
-use crate::metadata::MetadataStore;
+use crate::metadata::{ControllerChannel, MetadataStore};
 use crate::storage::LogManager;
 
 use super::offsets_topic::OffsetsTopic;
@@ -19,8 +19,14 @@ pub struct BrokerState {
     pub advertised_port: i32,
     pub(crate) metadata: Mutex<MetadataStore>,
     pub(crate) logs: LogManager,
-    /// topic -> its partitions, index = partition number.
-    pub(crate) partitions: RwLock<HashMap<String, Vec<Arc<Partition>>>>,
+    /// topic -> partition number -> the partitions this broker serves (those it leads).
+    pub(crate) partitions: RwLock<HashMap<String, BTreeMap<i32, Arc<Partition>>>>,
+    /// How a partition leader here proposes ISR changes to the active controller (used by the replica manager
+    /// of the replication work).
+    #[allow(dead_code)]
+    pub(crate) controller: Option<Arc<dyn ControllerChannel>>,
+    /// The listener name other brokers and clients reach this broker on (its registration's endpoint name).
+    pub(crate) listener_name: String,
     pub groups: Arc<GroupCoordinator>,
     pub(crate) offsets_topic: Arc<OffsetsTopic>,
 }
@@ -32,12 +38,12 @@ impl BrokerState {
 
     pub fn partition(&self, topic: &str, index: i32) -> Option<Arc<Partition>> {
         let map = self.partitions.read().unwrap_or_else(|e| e.into_inner());
-        map.get(topic).and_then(|ps| usize::try_from(index).ok().and_then(|i| ps.get(i)).cloned())
+        map.get(topic).and_then(|ps| ps.get(&index)).cloned()
     }
 
     pub fn all_partitions(&self) -> Vec<Arc<Partition>> {
         let map = self.partitions.read().unwrap_or_else(|e| e.into_inner());
-        map.values().flatten().cloned().collect()
+        map.values().flat_map(|ps| ps.values()).cloned().collect()
     }
 }
 

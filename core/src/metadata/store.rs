@@ -1,56 +1,126 @@
-//! The metadata log on disk: every change is appended and fsynced before it is applied, so a restarted broker
-//! has every topic it acknowledged.
+//! This node's metadata: the log (behind [`MetadataLog`]), the image replayed from it, and the controller that
+//! decides what to append. Every change goes through [`MetadataStore::submit`]: the controller's records are made
+//! durable and committed first, then applied to the image, then answered — so a restarted node has every change
+//! it acknowledged.
+//!
+//! The cluster id and node id live in `meta.properties` in the data dir, as in Kafka: written on the first start
+//! (Streamlet formats an empty data dir itself), checked on every later one. A data dir written by the
+//! single-broker version (`cluster-metadata.log`) is converted on its first start: its topics become Kafka's
+//! records with this node as their only replica, the file is renamed `cluster-metadata.log.migrated`.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
+use std::time::Instant;
 
-use super::codec;
-use super::image::{MetadataImage, MetadataRecord};
+use super::controller::{Controller, ControllerConfig, ControllerResult};
+use super::image::{MetadataImage, Touched};
+use super::legacy;
+use super::log::{LocalMetadataLog, MetadataLog};
+use super::records::{self, MetadataRecord, METADATA_VERSION_FEATURE};
 
-pub const METADATA_FILE: &str = "cluster-metadata.log";
-/// Producer ids are reserved in blocks so that the log is written once per block, not once per producer.
-const PRODUCER_ID_BLOCK: i64 = 1000;
+pub const META_PROPERTIES: &str = "meta.properties";
+/// The `metadata.version` feature level the log starts with: 3.9-IV0, the level of the record versions written.
+pub const METADATA_VERSION_LEVEL: i16 = 21;
 
 pub struct MetadataStore {
-    path: PathBuf,
-    file: File,
+    node_id: i32,
+    log: Box<dyn MetadataLog>,
     image: MetadataImage,
-    records: usize,
-    next_producer_id: i64,
+    controller: Controller,
+    /// This node's broker registration epoch, once registered.
+    pub broker_epoch: Option<i64>,
+    /// The producer-id block this broker hands ids out of: `next..end`.
+    producer_ids: (i64, i64),
+}
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+/// Reads or writes `meta.properties`; returns the cluster id.
+fn format_or_check(dir: &Path, node_id: i32, configured: Option<&str>, fresh: impl FnOnce() -> String) -> io::Result<String> {
+    let path = dir.join(META_PROPERTIES);
+    if path.exists() {
+        let props = crate::config::read_properties_file(&path).map_err(invalid)?;
+        let cluster_id = props.get("cluster.id").cloned().ok_or_else(|| invalid(format!("{}: no cluster.id", path.display())))?;
+        if let Some(c) = configured.filter(|c| *c != cluster_id) {
+            return Err(invalid(format!("the configured cluster id {c} does not match the data dir's ({cluster_id})")));
+        }
+        match props.get("node.id").map(|n| n.parse::<i32>()) {
+            Some(Ok(n)) if n != node_id => {
+                return Err(invalid(format!("stored node.id {n} does not match the configured node.id {node_id}")));
+            }
+            Some(Err(_)) => return Err(invalid(format!("{}: node.id is not a number", path.display()))),
+            _ => {}
+        }
+        return Ok(cluster_id);
+    }
+    let cluster_id = configured.map(str::to_string).unwrap_or_else(fresh);
+    write_meta_properties(dir, &cluster_id, node_id)?;
+    Ok(cluster_id)
+}
+
+fn write_meta_properties(dir: &Path, cluster_id: &str, node_id: i32) -> io::Result<()> {
+    let tmp = dir.join("meta.properties.tmp");
+    std::fs::write(&tmp, format!("#\nversion=1\ncluster.id={cluster_id}\nnode.id={node_id}\n"))?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, dir.join(META_PROPERTIES))?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 impl MetadataStore {
-    /// Opens (or creates) the metadata log in `dir`, replaying it. A torn tail is truncated; the log is rewritten
-    /// compactly when it holds many more records than the image needs.
-    pub fn open(dir: &Path, new_cluster_id: impl FnOnce() -> String) -> io::Result<Self> {
-        let path = dir.join(METADATA_FILE);
-        let mut data = Vec::new();
-        if path.exists() {
-            File::open(&path)?.read_to_end(&mut data)?;
+    /// Opens the metadata of `dir` (formatting it, or converting a legacy log, on first start) and replays it.
+    pub fn open(
+        dir: &Path,
+        node_id: i32,
+        controller: ControllerConfig,
+        configured_cluster_id: Option<&str>,
+        fresh_cluster_id: impl FnOnce() -> String,
+    ) -> io::Result<Self> {
+        let legacy_path = dir.join(legacy::LEGACY_FILE);
+        let mut migrated = None;
+        if legacy_path.exists() && !dir.join(super::log::LOG_FILE).exists() {
+            let data = std::fs::read(&legacy_path)?;
+            let (old, _) = legacy::decode_all(&data);
+            migrated = Some(legacy::convert(&old, node_id));
         }
-        let (records, valid) = codec::decode_all(&data);
-        if valid < data.len() {
-            tracing::warn!(path = %path.display(), valid, len = data.len(), "truncating torn metadata log tail");
-        }
-        let mut image = MetadataImage::default();
-        for r in &records {
-            image.apply(r);
-        }
-        let file = OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path)?;
-        file.set_len(valid as u64)?;
-        let mut store = MetadataStore {
-            path,
-            file,
-            next_producer_id: image.producer_id_end,
-            image,
-            records: records.len(),
+        let legacy_cluster_id = migrated.as_ref().and_then(|(c, _)| c.clone());
+        let cluster_id = match legacy_cluster_id {
+            // The legacy log held the cluster id; Kafka keeps it in meta.properties.
+            Some(c) if !dir.join(META_PROPERTIES).exists() => {
+                write_meta_properties(dir, &c, node_id)?;
+                format_or_check(dir, node_id, configured_cluster_id, || unreachable!())?
+            }
+            _ => format_or_check(dir, node_id, configured_cluster_id, fresh_cluster_id)?,
         };
-        if store.image.cluster_id.is_empty() {
-            store.append(MetadataRecord::ClusterCreated { cluster_id: new_cluster_id() })?;
+        let (mut log, entries) = LocalMetadataLog::open(dir, node_id)?;
+        let mut image = MetadataImage::new(cluster_id);
+        for (offset, r) in &entries {
+            image.apply(*offset, r);
         }
-        if store.records > 2 * store.image.snapshot().len() + 64 {
-            store.compact()?;
+        let snapshot = image.to_records();
+        if log.entries > 2 * snapshot.len() + 64 {
+            log.compact(&snapshot, image.offset)?;
+        }
+        let mut store = MetadataStore {
+            node_id,
+            log: Box::new(log),
+            image,
+            controller: Controller::new(controller),
+            broker_epoch: None,
+            producer_ids: (0, 0),
+        };
+        if entries.is_empty() {
+            let mut first: Vec<MetadataRecord> =
+                vec![records::FeatureLevelRecord { name: METADATA_VERSION_FEATURE.into(), feature_level: METADATA_VERSION_LEVEL }.into()];
+            if let Some((_, converted)) = migrated.take() {
+                first.extend(converted);
+            }
+            store.append(first)?;
+            if legacy_path.exists() {
+                std::fs::rename(&legacy_path, dir.join(format!("{}.migrated", legacy::LEGACY_FILE)))?;
+                tracing::info!(dir = %dir.display(), "converted the single-broker metadata log to Kafka's metadata records");
+            }
         }
         Ok(store)
     }
@@ -59,100 +129,164 @@ impl MetadataStore {
         &self.image
     }
 
-    /// Makes `record` durable, then applies it.
-    pub fn append(&mut self, record: MetadataRecord) -> io::Result<()> {
-        let bytes = codec::encode(&record);
-        use std::io::Seek;
-        self.file.seek(io::SeekFrom::End(0))?;
-        if let Err(e) = self.file.write_all(&bytes).and_then(|_| self.file.sync_data()) {
-            // Leave no torn record behind a failed write (a full disk): cut back to the last good length.
-            let good = self.file.metadata()?.len().saturating_sub(bytes.len() as u64);
-            let _ = self.file.set_len(good);
-            return Err(e);
-        }
-        self.image.apply(&record);
-        self.records += 1;
-        Ok(())
+    /// The node id of the active controller.
+    pub fn controller_id(&self) -> Option<i32> {
+        self.log.leader()
     }
 
-    /// Hands out a producer id that was never handed out before, even across restarts.
+    fn append(&mut self, records: Vec<MetadataRecord>) -> io::Result<Vec<Touched>> {
+        let last = self.log.append(&records)?;
+        let first = last + 1 - records.len() as i64;
+        let mut touched = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            touched.extend(self.image.apply(first + i as i64, r));
+        }
+        Ok(touched)
+    }
+
+    /// Runs one controller operation: its records are committed and applied before its answer is returned, with
+    /// what they touched (for the replica manager).
+    pub fn submit<T>(
+        &mut self,
+        op: impl FnOnce(&mut Controller, &MetadataImage, Instant) -> ControllerResult<T>,
+    ) -> io::Result<(T, Vec<Touched>)> {
+        let result = op(&mut self.controller, &self.image, Instant::now());
+        let touched = self.append(result.records)?;
+        Ok((result.response, touched))
+    }
+
+    /// Appends records a periodic controller task produced (fencing, rebalancing).
+    pub fn submit_records(
+        &mut self,
+        op: impl FnOnce(&mut Controller, &MetadataImage, Instant) -> Vec<MetadataRecord>,
+    ) -> io::Result<Vec<Touched>> {
+        let records = op(&mut self.controller, &self.image, Instant::now());
+        self.append(records)
+    }
+
+    /// Hands out a producer id that was never handed out before, even across restarts and brokers: ids come from
+    /// blocks the controller allocates (Kafka's AllocateProducerIds).
     pub fn next_producer_id(&mut self) -> io::Result<i64> {
-        if self.next_producer_id >= self.image.producer_id_end {
-            self.append(MetadataRecord::ProducerIdBlock { end: self.next_producer_id + PRODUCER_ID_BLOCK })?;
+        if self.producer_ids.0 >= self.producer_ids.1 {
+            let epoch = self.broker_epoch.ok_or_else(|| io::Error::other("this broker is not registered yet"))?;
+            let node = self.node_id;
+            let (answer, _) = self.submit(|c, img, _| c.allocate_producer_ids(img, node, epoch))?;
+            let (first, len) = answer.map_err(|(code, msg)| io::Error::other(format!("{code:?}: {msg}")))?;
+            self.producer_ids = (first, first + i64::from(len));
         }
-        let id = self.next_producer_id;
-        self.next_producer_id += 1;
+        let id = self.producer_ids.0;
+        self.producer_ids.0 += 1;
         Ok(id)
-    }
-
-    fn compact(&mut self) -> io::Result<()> {
-        let tmp = self.path.with_extension("log.tmp");
-        let snapshot = self.image.snapshot();
-        {
-            let mut f = File::create(&tmp)?;
-            for r in &snapshot {
-                f.write_all(&codec::encode(r))?;
-            }
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, &self.path)?;
-        if let Some(parent) = self.path.parent() {
-            File::open(parent)?.sync_all()?;
-        }
-        self.file = OpenOptions::new().read(true).write(true).open(&self.path)?;
-        self.records = snapshot.len();
-        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metadata::TopicMeta;
+    use crate::metadata::cluster::PartitionState;
+    use crate::metadata::controller::{Heartbeat, NewTopic, RegisterBroker};
+    use crate::storage::LogConfig;
 
-    #[test]
-    fn survives_restart_and_never_reuses_producer_ids() {
-        let dir = tempfile::tempdir().unwrap();
-        let first_pid;
-        {
-            let mut s = MetadataStore::open(dir.path(), || "cid".into()).unwrap();
-            s.append(MetadataRecord::TopicCreated(TopicMeta {
-                name: "a".into(),
-                id: uuid::Uuid::new_v4(),
-                partitions: 2,
-                configs: Default::default(),
-            }))
-            .unwrap();
-            first_pid = s.next_producer_id().unwrap();
-            assert_eq!(s.next_producer_id().unwrap(), first_pid + 1);
+    fn config() -> ControllerConfig {
+        ControllerConfig {
+            session_timeout: std::time::Duration::from_secs(9),
+            unclean_leader_election: false,
+            delete_topic_enable: true,
+            default_partitions: 1,
+            default_replication_factor: 1,
+            log_defaults: LogConfig::default(),
         }
-        let mut s = MetadataStore::open(dir.path(), || unreachable!()).unwrap();
-        assert_eq!(s.image().cluster_id, "cid");
-        assert_eq!(s.image().topics["a"].partitions, 2);
-        assert!(s.next_producer_id().unwrap() > first_pid + 1);
+    }
+
+    fn register(s: &mut MetadataStore, node: i32) {
+        let req = RegisterBroker { broker_id: node, incarnation_id: uuid::Uuid::new_v4(), endpoints: vec![], rack: None };
+        let (epoch, _) = s.submit(|c, img, now| c.register_broker(img, req, now)).unwrap();
+        let epoch = epoch.unwrap();
+        s.broker_epoch = Some(epoch);
+        let hb = Heartbeat { broker_id: node, broker_epoch: epoch, metadata_offset: s.image().offset, want_fence: false, want_shutdown: false };
+        let (reply, _) = s.submit(|c, img, now| c.heartbeat(img, hb, now)).unwrap();
+        assert!(!reply.unwrap().is_fenced);
     }
 
     #[test]
-    fn compacts_a_long_log() {
+    fn formats_then_checks_meta_properties_and_survives_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let first_pid;
+        {
+            let mut s = MetadataStore::open(dir.path(), 1, config(), None, || "cid".into()).unwrap();
+            register(&mut s, 1);
+            let t = NewTopic { name: "a".into(), partitions: 2, replication_factor: -1, assignments: vec![vec![1], vec![1]], configs: Default::default() };
+            let (answers, touched) = s.submit(|c, img, _| c.create_topics(img, vec![t], false)).unwrap();
+            assert!(answers[0].is_ok());
+            assert_eq!(touched.len(), 2);
+            first_pid = s.next_producer_id().unwrap();
+            assert_eq!(s.next_producer_id().unwrap(), first_pid + 1);
+        }
+        let text = std::fs::read_to_string(dir.path().join(META_PROPERTIES)).unwrap();
+        assert!(text.contains("cluster.id=cid") && text.contains("node.id=1"), "{text}");
+        assert!(MetadataStore::open(dir.path(), 2, config(), None, || unreachable!()).err().unwrap().to_string().contains("node.id"));
+        assert!(MetadataStore::open(dir.path(), 1, config(), Some("other"), || unreachable!()).is_err());
+        let mut s = MetadataStore::open(dir.path(), 1, config(), None, || unreachable!()).unwrap();
+        assert_eq!(s.image().cluster_id, "cid");
+        assert_eq!(s.image().topics["a"].partitions.len(), 2);
+        register(&mut s, 1);
+        assert!(s.next_producer_id().unwrap() > first_pid + 1, "producer ids are never reused");
+    }
+
+    #[test]
+    fn a_single_broker_data_dir_is_converted_on_first_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = [
+            legacy::MetadataRecord::ClusterCreated { cluster_id: "old-cluster".into() },
+            legacy::MetadataRecord::TopicCreated(legacy::TopicMeta {
+                name: "t".into(),
+                id: uuid::Uuid::from_u128(5),
+                partitions: 2,
+                configs: [("retention.ms".to_string(), "5".to_string())].into(),
+            }),
+            legacy::MetadataRecord::PartitionsIncreased { name: "t".into(), total: 3 },
+            legacy::MetadataRecord::TopicCreated(legacy::TopicMeta { name: "gone".into(), id: uuid::Uuid::from_u128(6), partitions: 1, configs: Default::default() }),
+            legacy::MetadataRecord::TopicDeleted { name: "gone".into() },
+            legacy::MetadataRecord::ProducerIdBlock { end: 3000 },
+        ];
+        let bytes: Vec<u8> = old.iter().flat_map(legacy::encode).collect();
+        std::fs::write(dir.path().join(legacy::LEGACY_FILE), bytes).unwrap();
+        for _ in 0..2 {
+            let s = MetadataStore::open(dir.path(), 4, config(), None, || unreachable!()).unwrap();
+            let img = s.image();
+            assert_eq!(img.cluster_id, "old-cluster");
+            assert_eq!(img.topics.keys().collect::<Vec<_>>(), vec!["t"]);
+            let t = &img.topics["t"];
+            assert_eq!(t.id, uuid::Uuid::from_u128(5));
+            assert_eq!(t.partitions, vec![PartitionState::single(4); 3]);
+            assert_eq!(t.configs["retention.ms"], "5");
+            assert_eq!(img.next_producer_id, 3000);
+            assert!(!dir.path().join(legacy::LEGACY_FILE).exists());
+        }
+    }
+
+    #[test]
+    fn a_long_log_is_compacted_on_open() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let mut s = MetadataStore::open(dir.path(), || "cid".into()).unwrap();
-            for i in 0..200 {
-                let name = format!("t{i}");
-                s.append(MetadataRecord::TopicCreated(TopicMeta {
-                    name: name.clone(),
-                    id: uuid::Uuid::new_v4(),
-                    partitions: 1,
-                    configs: Default::default(),
-                }))
-                .unwrap();
-                s.append(MetadataRecord::TopicDeleted { name }).unwrap();
+            let mut s = MetadataStore::open(dir.path(), 1, config(), None, || "cid".into()).unwrap();
+            register(&mut s, 1);
+            for i in 0..100 {
+                let t = NewTopic { name: format!("t{i}"), partitions: 1, replication_factor: -1, assignments: vec![vec![1]], configs: Default::default() };
+                s.submit(|c, img, _| c.create_topics(img, vec![t], false)).unwrap();
+                let names = [format!("t{i}")];
+                s.submit(|c, img, _| c.delete_topics(img, &names)).unwrap();
             }
         }
-        let before = std::fs::metadata(dir.path().join(METADATA_FILE)).unwrap().len();
-        let s = MetadataStore::open(dir.path(), || unreachable!()).unwrap();
+        let path = dir.path().join(crate::metadata::log::LOG_FILE);
+        let before = std::fs::metadata(&path).unwrap().len();
+        let s = MetadataStore::open(dir.path(), 1, config(), None, || unreachable!()).unwrap();
         assert!(s.image().topics.is_empty());
-        let after = std::fs::metadata(dir.path().join(METADATA_FILE)).unwrap().len();
+        let offset = s.image().offset;
+        drop(s);
+        let after = std::fs::metadata(&path).unwrap().len();
         assert!(after < before / 10, "{after} !< {before}/10");
+        let s = MetadataStore::open(dir.path(), 1, config(), None, || unreachable!()).unwrap();
+        assert_eq!(s.image().offset, offset, "offsets keep going after a snapshot");
     }
 }
