@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod controller;
 mod image;
 mod legacy;
+pub mod quorum;
 pub mod log;
 pub mod records;
 mod store;
