@@ -1,5 +1,5 @@
-//! This node's metadata: the log (behind [`MetadataLog`]), the image replayed from it, and the controller that
-//! decides what to append. Every change goes through [`MetadataStore::submit`]: the controller's records are made
+//! This node's metadata: the log (behind [`MetadataLog`]: the openraft quorum, of which a single node is the one
+//! voter), the image replayed from it, and the controller that decides what to append. Every change goes through [`MetadataStore::submit`]: the controller's records are made
 //! durable and committed first, then applied to the image, then answered — so a restarted node has every change
 //! it acknowledged.
 //!
@@ -15,7 +15,8 @@ use std::time::Instant;
 use super::controller::{Controller, ControllerConfig, ControllerResult};
 use super::image::{MetadataImage, Touched};
 use super::legacy;
-use super::log::{LocalMetadataLog, MetadataLog};
+use super::log::{Committed, MetadataLog};
+use super::quorum::{QuorumTiming, RaftMetadataLog};
 use super::records::{self, MetadataRecord, METADATA_VERSION_FEATURE};
 
 pub const META_PROPERTIES: &str = "meta.properties";
@@ -69,7 +70,8 @@ fn write_meta_properties(dir: &Path, cluster_id: &str, node_id: i32) -> io::Resu
 }
 
 impl MetadataStore {
-    /// Opens the metadata of `dir` (formatting it, or converting a legacy log, on first start) and replays it.
+    /// Opens the metadata of `dir` (formatting it, or converting a legacy log, on first start) as the one voter
+    /// of its quorum, and waits until everything committed before is applied.
     pub fn open(
         dir: &Path,
         node_id: i32,
@@ -79,7 +81,7 @@ impl MetadataStore {
     ) -> io::Result<Self> {
         let legacy_path = dir.join(legacy::LEGACY_FILE);
         let mut migrated = None;
-        if legacy_path.exists() && !dir.join(super::log::LOG_FILE).exists() {
+        if legacy_path.exists() {
             let data = std::fs::read(&legacy_path)?;
             let (old, _) = legacy::decode_all(&data);
             migrated = Some(legacy::convert(&old, node_id));
@@ -93,36 +95,76 @@ impl MetadataStore {
             }
             _ => format_or_check(dir, node_id, configured_cluster_id, fresh_cluster_id)?,
         };
-        let (mut log, entries) = LocalMetadataLog::open(dir, node_id)?;
-        let mut image = MetadataImage::new(cluster_id);
-        for (offset, r) in &entries {
-            image.apply(*offset, r);
-        }
-        let snapshot = image.to_records();
-        if log.entries > 2 * snapshot.len() + 64 {
-            log.compact(&snapshot, image.offset)?;
-        }
+        let voters = [(u64::try_from(node_id).unwrap_or(0), String::new())].into();
+        let log = RaftMetadataLog::open(dir, node_id, &cluster_id, voters, None, QuorumTiming::default())?;
+        Self::with_log(Box::new(log), node_id, controller, cluster_id, migrated.map(|(_, r)| r), &legacy_path)
+    }
+
+    fn with_log(
+        mut log: Box<dyn MetadataLog>,
+        node_id: i32,
+        controller: ControllerConfig,
+        cluster_id: String,
+        migrated: Option<Vec<MetadataRecord>>,
+        legacy_path: &Path,
+    ) -> io::Result<Self> {
+        // An empty batch commits after everything before it: once it is applied, so is the whole log.
+        log.append(&[])?;
         let mut store = MetadataStore {
             node_id,
-            log: Box::new(log),
-            image,
+            log,
+            image: MetadataImage::new(cluster_id),
             controller: Controller::new(controller),
             broker_epoch: None,
             producer_ids: (0, 0),
         };
-        if entries.is_empty() {
+        store.catch_up();
+        if store.image.offset < 0 {
             let mut first: Vec<MetadataRecord> =
                 vec![records::FeatureLevelRecord { name: METADATA_VERSION_FEATURE.into(), feature_level: METADATA_VERSION_LEVEL }.into()];
-            if let Some((_, converted)) = migrated.take() {
-                first.extend(converted);
-            }
+            first.extend(migrated.into_iter().flatten());
             store.append(first)?;
-            if legacy_path.exists() {
-                std::fs::rename(&legacy_path, dir.join(format!("{}.migrated", legacy::LEGACY_FILE)))?;
-                tracing::info!(dir = %dir.display(), "converted the single-broker metadata log to Kafka's metadata records");
-            }
+        }
+        if legacy_path.exists() {
+            // Renamed only once its records are committed: after a crash in between, the next start finds them
+            // in the log and only renames the file.
+            let mut done = legacy_path.as_os_str().to_owned();
+            done.push(".migrated");
+            std::fs::rename(legacy_path, done)?;
+            tracing::info!("converted the single-broker metadata log to Kafka's metadata records");
         }
         Ok(store)
+    }
+
+    /// Applies what the quorum committed since this image's offset; returns what it touched.
+    pub fn catch_up(&mut self) -> Vec<Touched> {
+        match self.log.committed_after(self.image.offset) {
+            Committed::Records(records) => {
+                let mut touched = Vec::new();
+                for (offset, r) in &records {
+                    touched.extend(self.image.apply(*offset, r));
+                }
+                touched
+            }
+            Committed::Image(mut image) => {
+                image.cluster_id = self.image.cluster_id.clone();
+                let old = std::mem::replace(&mut self.image, image);
+                let mut touched: Vec<Touched> = Vec::new();
+                for t in old.topics.values() {
+                    for p in 0..t.partition_count() {
+                        if self.image.partition(&t.name, p).is_none() {
+                            touched.push(Touched::Removed { topic: t.name.clone(), partition: p });
+                        }
+                    }
+                }
+                for t in self.image.topics.values() {
+                    for p in 0..t.partition_count() {
+                        touched.push(Touched::Partition { topic: t.name.clone(), partition: p });
+                    }
+                }
+                touched
+            }
+        }
     }
 
     pub fn image(&self) -> &MetadataImage {
@@ -135,13 +177,11 @@ impl MetadataStore {
     }
 
     fn append(&mut self, records: Vec<MetadataRecord>) -> io::Result<Vec<Touched>> {
-        let last = self.log.append(&records)?;
-        let first = last + 1 - records.len() as i64;
-        let mut touched = Vec::new();
-        for (i, r) in records.iter().enumerate() {
-            touched.extend(self.image.apply(first + i as i64, r));
+        if records.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(touched)
+        self.log.append(&records)?;
+        Ok(self.catch_up())
     }
 
     /// Runs one controller operation: its records are committed and applied before its answer is returned, with
@@ -263,30 +303,5 @@ mod tests {
             assert_eq!(img.next_producer_id, 3000);
             assert!(!dir.path().join(legacy::LEGACY_FILE).exists());
         }
-    }
-
-    #[test]
-    fn a_long_log_is_compacted_on_open() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let mut s = MetadataStore::open(dir.path(), 1, config(), None, || "cid".into()).unwrap();
-            register(&mut s, 1);
-            for i in 0..100 {
-                let t = NewTopic { name: format!("t{i}"), partitions: 1, replication_factor: -1, assignments: vec![vec![1]], configs: Default::default() };
-                s.submit(|c, img, _| c.create_topics(img, vec![t], false)).unwrap();
-                let names = [format!("t{i}")];
-                s.submit(|c, img, _| c.delete_topics(img, &names)).unwrap();
-            }
-        }
-        let path = dir.path().join(crate::metadata::log::LOG_FILE);
-        let before = std::fs::metadata(&path).unwrap().len();
-        let s = MetadataStore::open(dir.path(), 1, config(), None, || unreachable!()).unwrap();
-        assert!(s.image().topics.is_empty());
-        let offset = s.image().offset;
-        drop(s);
-        let after = std::fs::metadata(&path).unwrap().len();
-        assert!(after < before / 10, "{after} !< {before}/10");
-        let s = MetadataStore::open(dir.path(), 1, config(), None, || unreachable!()).unwrap();
-        assert_eq!(s.image().offset, offset, "offsets keep going after a snapshot");
     }
 }

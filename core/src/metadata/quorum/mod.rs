@@ -86,19 +86,23 @@ pub struct RaftQuorum {
     server: tokio::task::JoinHandle<()>,
 }
 
+mod metadata_log;
+pub use metadata_log::RaftMetadataLog;
+
 fn other(e: impl std::fmt::Display) -> QuorumError {
     QuorumError::Other(e.to_string())
 }
 
 impl RaftQuorum {
-    /// Starts this voter: opens its durable log and vote in `dir`, serves openraft's RPCs on `listener`, and, on
-    /// a fresh log, initializes the quorum with `voters` (node id -> `host:port` of its controller listener).
+    /// Starts this voter: opens its durable log and vote in `dir`, serves openraft's RPCs on `listener` (None: a
+    /// single voter, which has no peer to talk to), and, on a fresh log, initializes the quorum with `voters`
+    /// (node id -> `host:port` of its controller listener).
     /// Every voter may do so with the same voters: openraft accepts the same initial membership from each.
     pub async fn start(
         node_id: NodeId,
         dir: &Path,
         cluster_id: &str,
-        listener: TcpListener,
+        listener: Option<TcpListener>,
         voters: BTreeMap<NodeId, String>,
         timing: QuorumTiming,
     ) -> Result<Self, QuorumError> {
@@ -116,7 +120,10 @@ impl RaftQuorum {
         };
         let config = Arc::new(config.validate().map_err(other)?);
         let raft = Raft::new(node_id, config, network::TcpNetwork, log_store, sm).await.map_err(other)?;
-        let server = tokio::spawn(network::serve(listener, raft.clone()));
+        let server = match listener {
+            Some(l) => tokio::spawn(network::serve(l, raft.clone())),
+            None => tokio::spawn(async {}),
+        };
         if fresh {
             let members: BTreeMap<NodeId, BasicNode> = voters.into_iter().map(|(id, addr)| (id, BasicNode::new(addr))).collect();
             if let Err(e) = raft.initialize(members).await {

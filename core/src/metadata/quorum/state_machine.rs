@@ -154,9 +154,11 @@ impl RaftStateMachine<TypeConfig> for MetadataStateMachine {
                         for (i, r) in records.iter().enumerate() {
                             st.image.apply(first_offset + i as i64, r);
                         }
-                        st.recent.push_back(AppliedBatch { first_offset, records });
-                        if st.recent.len() > RECENT_BATCHES {
-                            st.recent.pop_front();
+                        if !records.is_empty() {
+                            st.recent.push_back(AppliedBatch { first_offset, records });
+                            if st.recent.len() > RECENT_BATCHES {
+                                st.recent.pop_front();
+                            }
                         }
                     }
                 }
