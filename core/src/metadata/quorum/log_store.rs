@@ -1,7 +1,8 @@
 //! openraft's log storage on disk: the entries in `raft.log` (`[u32 length][u32 crc32c][JSON entry]`, fsynced
 //! before openraft is told they are written), the vote in `vote.json` and the purge point in `purged.json`
 //! (each replaced atomically: temp file, fsync, rename, fsync of the directory). A torn tail (a crash mid-append)
-//! fails its checksum and is cut off on open; it was never acknowledged.
+//! fails its checksum and is cut off on open; it was never acknowledged. After openraft purges entries below a
+//! snapshot, the file is rewritten without them once they make up most of it.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -67,6 +68,34 @@ fn frame(entry: &Entry<TypeConfig>) -> io::Result<Vec<u8>> {
     out.extend_from_slice(&crc32c::crc32c(&body).to_be_bytes());
     out.extend_from_slice(&body);
     Ok(out)
+}
+
+impl Inner {
+    /// Rewrites the log file with the entries still held.
+    fn rewrite(&mut self) -> io::Result<()> {
+        let tmp = self.dir.join(format!("{LOG_FILE}.tmp"));
+        let mut bytes = Vec::new();
+        let mut positions = Vec::with_capacity(self.entries.len());
+        for (index, (entry, _)) in &self.entries {
+            positions.push((*index, bytes.len() as u64));
+            bytes.extend_from_slice(&frame(entry)?);
+        }
+        {
+            let mut f = File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, self.dir.join(LOG_FILE))?;
+        File::open(&self.dir)?.sync_all()?;
+        self.file = OpenOptions::new().read(true).write(true).open(self.dir.join(LOG_FILE))?;
+        self.end = bytes.len() as u64;
+        for (index, pos) in positions {
+            if let Some(e) = self.entries.get_mut(&index) {
+                e.1 = pos;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl RaftLogStore {
@@ -215,13 +244,18 @@ impl RaftLogStorage<TypeConfig> for RaftLogStore {
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
         let mut inner = self.inner.lock().await;
-        // The purge point is durable before entries are forgotten; the file keeps their bytes until it is
-        // rewritten (entries at or below the purge point are skipped on open).
+        // The purge point is durable before entries are forgotten (entries at or below it are skipped on open).
         write_json_atomic(&inner.dir, PURGED_FILE, &log_id).map_err(write_err)?;
         inner.purged = Some(log_id);
         let gone: Vec<u64> = inner.entries.range(..=log_id.index).map(|(k, _)| *k).collect();
         for k in gone {
             inner.entries.remove(&k);
+        }
+        // Once most of the file is purged entries, rewrite it with the live ones (temp file, fsync, rename), so
+        // that it does not grow forever nor slow every start.
+        let live_start = inner.entries.values().next().map_or(inner.end, |(_, pos)| *pos);
+        if live_start > inner.end / 2 && live_start > 1 << 20 {
+            inner.rewrite().map_err(write_err)?;
         }
         Ok(())
     }

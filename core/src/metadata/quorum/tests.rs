@@ -157,3 +157,20 @@ fn voters_parse_with_kafka_syntax() {
     assert!(parse_voters("1@h").unwrap_err().contains("no port"));
     assert!(parse_voters("").is_err());
 }
+
+/// openraft's own compliance suite for log and state-machine storage, run against the on-disk implementations.
+struct OnDisk;
+
+impl openraft::testing::StoreBuilder<TypeConfig, RaftLogStore, MetadataStateMachine, tempfile::TempDir> for OnDisk {
+    async fn build(&self) -> Result<(tempfile::TempDir, RaftLogStore, MetadataStateMachine), openraft::StorageError<NodeId>> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = RaftLogStore::open(dir.path()).expect("log store");
+        let (sm, _, _) = MetadataStateMachine::open(dir.path(), "c").expect("state machine");
+        Ok((dir, log, sm))
+    }
+}
+
+#[test]
+fn storage_passes_openraft_suite() {
+    openraft::testing::Suite::test_all(OnDisk).unwrap();
+}
