@@ -410,6 +410,10 @@ pub fn effective_topic_config(broker: &BrokerConfig, topic_props: &Props, key: &
 /// Cluster settings, with Kafka's KRaft names.
 #[derive(Debug, Clone)]
 pub struct ClusterSettings {
+    /// `process.roles`: broker, controller, or both (the default).
+    pub roles: Vec<String>,
+    /// `controller.quorum.voters`: node id -> `host:port` of its controller listener (empty: this node alone).
+    pub voters: std::collections::BTreeMap<u64, String>,
     /// `broker.session.timeout.ms`: a broker without a heartbeat for this long is fenced.
     pub broker_session_timeout_ms: u64,
     /// `broker.heartbeat.interval.ms`
@@ -432,7 +436,20 @@ impl ClusterSettings {
                 format!("must be less than broker.session.timeout.ms ({session})"),
             ));
         }
+        let roles_raw = r.string("process.roles", "broker,controller");
+        let mut roles: Vec<String> = roles_raw.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+        roles.sort();
+        roles.dedup();
+        if roles.is_empty() || roles.iter().any(|x| x != "broker" && x != "controller") {
+            return Err(ConfigError::new("process.roles", &roles_raw, "expected broker, controller or broker,controller"));
+        }
+        let voters = match r.raw("controller.quorum.voters").filter(|v| !v.trim().is_empty()) {
+            Some(v) => crate::metadata::quorum::parse_voters(v).map_err(|why| ConfigError::new("controller.quorum.voters", v, why))?,
+            None => Default::default(),
+        };
         Ok(ClusterSettings {
+            roles,
+            voters,
             broker_session_timeout_ms: session,
             broker_heartbeat_interval_ms: heartbeat,
             unclean_leader_election: r.bool("unclean.leader.election.enable", false)?,
@@ -512,6 +529,22 @@ mod tests {
         assert_eq!(c.log_defaults.retention_ms, 3_600_000);
         let c = BrokerConfig::from_props(&props(&[("log.retention.minutes", "2"), ("log.retention.hours", "1")])).unwrap();
         assert_eq!(c.log_defaults.retention_ms, 120_000);
+    }
+
+    #[test]
+    fn cluster_settings_use_kafka_names() {
+        let c = BrokerConfig::from_props(&props(&[])).unwrap().cluster;
+        assert_eq!(c.roles, vec!["broker", "controller"]);
+        assert!(c.voters.is_empty());
+        assert_eq!((c.broker_session_timeout_ms, c.broker_heartbeat_interval_ms), (9000, 2000));
+        assert!(!c.unclean_leader_election && c.auto_leader_rebalance);
+        let c = BrokerConfig::from_props(&props(&[("process.roles", "controller,broker"), ("controller.quorum.voters", "1@h1:9093,2@h2:9093")])).unwrap().cluster;
+        assert_eq!(c.roles, vec!["broker", "controller"]);
+        assert_eq!(c.voters.len(), 2);
+        for (k, v) in [("process.roles", "observer"), ("controller.quorum.voters", "1@h1"), ("broker.heartbeat.interval.ms", "9000")] {
+            let e = BrokerConfig::from_props(&props(&[(k, v)])).unwrap_err().to_string();
+            assert!(e.contains(k), "{e}");
+        }
     }
 
     #[test]

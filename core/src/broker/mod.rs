@@ -81,6 +81,7 @@ impl BrokerBuilder {
     /// Starts the broker on its own runtime; returns once it accepts connections.
     pub fn start(self) -> Result<Broker, BrokerError> {
         let mut config = BrokerConfig::from_props(&self.props)?;
+        check_single_node(&config)?;
         if let Some(l) = self.listen {
             config.listen = l;
         }
@@ -126,6 +127,27 @@ impl BrokerBuilder {
         tracing::info!(address = %local_addr, data_dir = %data_dir.display(), "broker started");
         Ok(Broker { runtime: Some(runtime), state, shutdown_tx, alive_rx: Some(alive_rx), alive_tx: Some(alive_tx), local_addr, _tempdir: tempdir, stopped: false })
     }
+}
+
+/// The quorum of several voters is implemented (`metadata::quorum`) but not yet wired to the broker: refuse a
+/// multi-node configuration clearly rather than start a separate one-node cluster on each node.
+fn check_single_node(config: &BrokerConfig) -> Result<(), BrokerError> {
+    let c = &config.cluster;
+    if c.roles != ["broker", "controller"] {
+        let v = c.roles.join(",");
+        return Err(ConfigError::new("process.roles", &v, "only the combined broker,controller role is supported so far").into());
+    }
+    let alone = c.voters.is_empty() || (c.voters.len() == 1 && c.voters.contains_key(&(config.node_id.max(0) as u64)));
+    if !alone {
+        let v: Vec<String> = c.voters.iter().map(|(id, a)| format!("{id}@{a}")).collect();
+        return Err(ConfigError::new(
+            "controller.quorum.voters",
+            &v.join(","),
+            "a quorum of several nodes is not supported by the broker yet; list only this node or leave it unset",
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// The listener name this broker registers its endpoint under (Kafka's default listener name).
