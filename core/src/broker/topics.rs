@@ -34,6 +34,10 @@ impl BrokerState {
     ) -> Result<T, TopicError> {
         let (answer, changes) = {
             let mut metadata = self.metadata();
+            if !metadata.is_active_controller() {
+                let active = metadata.controller_id().map_or("unknown".to_string(), |c| c.to_string());
+                return Err((ErrorCode::NotController, format!("this node is not the active controller (node {active} is)")));
+            }
             let (answer, touched) = metadata.submit(op).map_err(storage_error)?;
             (answer, metadata.image().partition_changes(&touched, &self.listener_name))
         };

@@ -14,4 +14,4 @@ mod store;
 pub use cluster::{BrokerEndpoint, ControllerChannel, IsrProposal, PartitionChange, PartitionState, NO_LEADER};
 pub use image::{BrokerRegistration, MetadataImage, TopicMeta, Touched};
 pub use records::MetadataRecord;
-pub use store::{MetadataStore, META_PROPERTIES};
+pub use store::{MetadataStore, QuorumMember, META_PROPERTIES};

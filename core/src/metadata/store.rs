@@ -23,6 +23,18 @@ pub const META_PROPERTIES: &str = "meta.properties";
 /// The `metadata.version` feature level the log starts with: 3.9-IV0, the level of the record versions written.
 pub const METADATA_VERSION_LEVEL: i16 = 21;
 
+/// How long opening waits for the quorum to elect a leader.
+const LEADER_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// This node's place in a quorum of several voters.
+pub struct QuorumMember {
+    /// node id -> `host:port` of each voter's controller listener.
+    pub voters: std::collections::BTreeMap<u64, String>,
+    /// This node's controller listener (bound already, so that port 0 works in tests).
+    pub listener: std::net::TcpListener,
+    pub timing: QuorumTiming,
+}
+
 pub struct MetadataStore {
     node_id: i32,
     log: Box<dyn MetadataLog>,
@@ -79,6 +91,20 @@ impl MetadataStore {
         configured_cluster_id: Option<&str>,
         fresh_cluster_id: impl FnOnce() -> String,
     ) -> io::Result<Self> {
+        Self::open_in_quorum(dir, node_id, controller, configured_cluster_id, fresh_cluster_id, None)
+    }
+
+    /// As [`open`](Self::open), as one voter of a quorum of several (`quorum`), or alone (None). Waits until the
+    /// quorum has a leader; the leader then applies everything committed before, a follower what it has so far
+    /// (it keeps up through [`catch_up`](Self::catch_up)).
+    pub fn open_in_quorum(
+        dir: &Path,
+        node_id: i32,
+        controller: ControllerConfig,
+        configured_cluster_id: Option<&str>,
+        fresh_cluster_id: impl FnOnce() -> String,
+        quorum: Option<QuorumMember>,
+    ) -> io::Result<Self> {
         let legacy_path = dir.join(legacy::LEGACY_FILE);
         let mut migrated = None;
         if legacy_path.exists() {
@@ -95,8 +121,11 @@ impl MetadataStore {
             }
             _ => format_or_check(dir, node_id, configured_cluster_id, fresh_cluster_id)?,
         };
-        let voters = [(u64::try_from(node_id).unwrap_or(0), String::new())].into();
-        let log = RaftMetadataLog::open(dir, node_id, &cluster_id, voters, None, QuorumTiming::default())?;
+        let (voters, listener, timing) = match quorum {
+            Some(q) => (q.voters, Some(q.listener), q.timing),
+            None => ([(u64::try_from(node_id).unwrap_or(0), String::new())].into(), None, QuorumTiming::default()),
+        };
+        let log = RaftMetadataLog::open(dir, node_id, &cluster_id, voters, listener, timing)?;
         Self::with_log(Box::new(log), node_id, controller, cluster_id, migrated.map(|(_, r)| r), &legacy_path)
     }
 
@@ -108,8 +137,20 @@ impl MetadataStore {
         migrated: Option<Vec<MetadataRecord>>,
         legacy_path: &Path,
     ) -> io::Result<Self> {
-        // An empty batch commits after everything before it: once it is applied, so is the whole log.
-        log.append(&[])?;
+        let deadline = std::time::Instant::now() + LEADER_WAIT;
+        let leader = loop {
+            if let Some(l) = log.leader() {
+                break l;
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(io::Error::other(format!("no metadata quorum leader within {LEADER_WAIT:?}")));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        if leader == node_id {
+            // An empty batch commits after everything before it: once it is applied, so is the whole log.
+            log.append(&[])?;
+        }
         let mut store = MetadataStore {
             node_id,
             log,
@@ -119,7 +160,7 @@ impl MetadataStore {
             producer_ids: (0, 0),
         };
         store.catch_up();
-        if store.image.offset < 0 {
+        if leader == node_id && store.image.offset < 0 {
             let mut first: Vec<MetadataRecord> =
                 vec![records::FeatureLevelRecord { name: METADATA_VERSION_FEATURE.into(), feature_level: METADATA_VERSION_LEVEL }.into()];
             first.extend(migrated.into_iter().flatten());
@@ -176,6 +217,19 @@ impl MetadataStore {
         self.log.leader()
     }
 
+    /// Controller operations run on the active controller only: elsewhere its image may be behind.
+    fn check_active(&self) -> io::Result<()> {
+        match self.log.leader() {
+            Some(l) if l == self.node_id => Ok(()),
+            other => Err(io::Error::new(io::ErrorKind::PermissionDenied, format!("not the active controller (it is {other:?})"))),
+        }
+    }
+
+    /// Whether this node is the active controller (the quorum's leader).
+    pub fn is_active_controller(&self) -> bool {
+        self.log.leader() == Some(self.node_id)
+    }
+
     fn append(&mut self, records: Vec<MetadataRecord>) -> io::Result<Vec<Touched>> {
         if records.is_empty() {
             return Ok(Vec::new());
@@ -190,6 +244,7 @@ impl MetadataStore {
         &mut self,
         op: impl FnOnce(&mut Controller, &MetadataImage, Instant) -> ControllerResult<T>,
     ) -> io::Result<(T, Vec<Touched>)> {
+        self.check_active()?;
         let result = op(&mut self.controller, &self.image, Instant::now());
         let touched = self.append(result.records)?;
         Ok((result.response, touched))
@@ -200,6 +255,7 @@ impl MetadataStore {
         &mut self,
         op: impl FnOnce(&mut Controller, &MetadataImage, Instant) -> Vec<MetadataRecord>,
     ) -> io::Result<Vec<Touched>> {
+        self.check_active()?;
         let records = op(&mut self.controller, &self.image, Instant::now());
         self.append(records)
     }
@@ -271,6 +327,58 @@ mod tests {
         assert_eq!(s.image().topics["a"].partitions.len(), 2);
         register(&mut s, 1);
         assert!(s.next_producer_id().unwrap() > first_pid + 1, "producer ids are never reused");
+    }
+
+    #[test]
+    fn followers_replay_what_the_active_controller_commits() {
+        use std::collections::BTreeMap;
+        use std::time::{Duration, Instant};
+        let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+        let listeners: Vec<std::net::TcpListener> = (0..3).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+        let voters: BTreeMap<u64, String> = listeners.iter().enumerate().map(|(i, l)| (i as u64 + 1, l.local_addr().unwrap().to_string())).collect();
+        let timing = QuorumTiming { heartbeat: Duration::from_millis(50), election_min: Duration::from_millis(300), election_max: Duration::from_millis(600) };
+        // Each voter waits for a leader while opening: open them side by side.
+        let mut stores: Vec<MetadataStore> = std::thread::scope(|s| {
+            let handles: Vec<_> = listeners
+                .into_iter()
+                .enumerate()
+                .map(|(i, listener)| {
+                    let (dir, voters) = (dirs[i].path().to_path_buf(), voters.clone());
+                    s.spawn(move || {
+                        let member = QuorumMember { voters, listener, timing };
+                        MetadataStore::open_in_quorum(&dir, i as i32 + 1, config(), Some("cid"), || unreachable!(), Some(member)).unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let leader = stores.iter().position(|s| s.is_active_controller()).expect("one active controller");
+        let leader_id = leader as i32 + 1;
+        for (i, s) in stores.iter().enumerate() {
+            assert_eq!(s.controller_id(), Some(leader_id), "node {}", i + 1);
+        }
+        register(&mut stores[leader], leader_id);
+        let t = NewTopic { name: "replayed".into(), partitions: 1, replication_factor: 1, assignments: vec![], configs: Default::default() };
+        let (answers, _) = stores[leader].submit(|c, img, _| c.create_topics(img, vec![t], false)).unwrap();
+        assert!(answers[0].is_ok());
+        let offset = stores[leader].image().offset;
+        // A follower cannot write.
+        let follower = (leader + 1) % 3;
+        let t = NewTopic { name: "refused".into(), partitions: 1, replication_factor: 1, assignments: vec![], configs: Default::default() };
+        assert!(stores[follower].submit(|c, img, _| c.create_topics(img, vec![t], false)).is_err());
+        // Every follower replays the topic, its placement and the broker's registration.
+        for (i, s) in stores.iter_mut().enumerate() {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while s.image().offset < offset {
+                let touched = s.catch_up();
+                let _ = touched;
+                assert!(Instant::now() < deadline, "node {} never caught up", i + 1);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            assert_eq!(s.image().topics["replayed"].partitions[0].leader, leader_id);
+            assert!(!s.image().brokers[&leader_id].fenced);
+            assert!(!s.image().topics.contains_key("refused"));
+        }
     }
 
     #[test]
