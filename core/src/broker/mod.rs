@@ -1,6 +1,7 @@
 //! The broker: a tokio server speaking Kafka's protocol over the storage layer. [`Broker`] embeds one in-process;
 //! the `streamlet broker` command runs the same thing as a server.
 
+pub mod cluster;
 mod connection;
 mod controller_link;
 mod handlers;
@@ -24,6 +25,7 @@ use crate::metadata::controller::ControllerConfig;
 use crate::metadata::MetadataStore;
 use offsets_topic::OffsetsTopic;
 use crate::storage::LogManager;
+pub use cluster::{Cluster, ClusterBuilder};
 pub use state::BrokerState;
 pub use topics::validate_topic_name;
 
@@ -48,6 +50,15 @@ pub struct BrokerBuilder {
     data_dir: Option<PathBuf>,
     listen: Option<String>,
     props: Props,
+    quorum: Option<QuorumSetup>,
+}
+
+/// This node as one voter of a metadata quorum of several (see [`BrokerBuilder::quorum`]).
+#[derive(Debug, Clone)]
+struct QuorumSetup {
+    voters: std::collections::BTreeMap<u64, String>,
+    /// Taken by `start`: a listener is not clonable.
+    listener: Arc<std::sync::Mutex<Option<std::net::TcpListener>>>,
 }
 
 impl BrokerBuilder {
@@ -78,10 +89,27 @@ impl BrokerBuilder {
         self
     }
 
+    /// Makes this node one voter of a metadata quorum: `voters` maps each node id to the `host:port` of its
+    /// controller listener, and `controller_listener` is this node's, already bound (port 0 works).
+    pub fn quorum(mut self, voters: std::collections::BTreeMap<u64, String>, controller_listener: std::net::TcpListener) -> Self {
+        self.quorum = Some(QuorumSetup { voters, listener: Arc::new(std::sync::Mutex::new(Some(controller_listener))) });
+        self
+    }
+
     /// Starts the broker on its own runtime; returns once it accepts connections.
     pub fn start(self) -> Result<Broker, BrokerError> {
         let mut config = BrokerConfig::from_props(&self.props)?;
-        check_single_node(&config)?;
+        let quorum = match &self.quorum {
+            Some(q) => {
+                let listener = q.listener.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let listener = listener.ok_or_else(|| io_err("the controller listener was already used")(std::io::Error::other("taken")))?;
+                Some(crate::metadata::QuorumMember { voters: q.voters.clone(), listener, timing: Default::default() })
+            }
+            None => {
+                check_single_node(&config)?;
+                None
+            }
+        };
         if let Some(l) = self.listen {
             config.listen = l;
         }
@@ -99,7 +127,7 @@ impl BrokerBuilder {
         let std_listener = std::net::TcpListener::bind(addr).map_err(io_err(format!("cannot listen on {addr}")))?;
         std_listener.set_nonblocking(true).map_err(io_err("cannot configure the listener"))?;
         let local_addr = std_listener.local_addr().map_err(io_err("cannot read the bound address"))?;
-        let state = open_state(config, &data_dir, local_addr)?;
+        let state = open_state(config, &data_dir, local_addr, quorum)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("streamlet-broker")
@@ -164,10 +192,15 @@ fn controller_config(config: &BrokerConfig) -> ControllerConfig {
     }
 }
 
-fn open_state(config: BrokerConfig, data_dir: &std::path::Path, local_addr: SocketAddr) -> Result<Arc<BrokerState>, BrokerError> {
+fn open_state(
+    config: BrokerConfig,
+    data_dir: &std::path::Path,
+    local_addr: SocketAddr,
+    quorum: Option<crate::metadata::QuorumMember>,
+) -> Result<Arc<BrokerState>, BrokerError> {
     std::fs::create_dir_all(data_dir).map_err(io_err(format!("cannot create data dir {}", data_dir.display())))?;
     let logs = LogManager::new(data_dir).map_err(io_err(format!("cannot open data dir {}", data_dir.display())))?;
-    let metadata = MetadataStore::open(data_dir, config.node_id, controller_config(&config), config.cluster_id.as_deref(), new_cluster_id)
+    let metadata = MetadataStore::open_in_quorum(data_dir, config.node_id, controller_config(&config), config.cluster_id.as_deref(), new_cluster_id, quorum)
         .map_err(io_err("cannot open the metadata log"))?;
     let (advertised_host, advertised_port) = match &config.advertised {
         Some(a) => {
@@ -302,6 +335,17 @@ impl Broker {
 
     pub fn state(&self) -> &Arc<BrokerState> {
         &self.state
+    }
+
+    /// Stops abruptly, as a killed process would: no clean shutdown of the logs (the next start recovers them),
+    /// connections dropped, the metadata quorum member gone at once.
+    pub fn kill(mut self) {
+        self.stopped = true;
+        let _ = self.shutdown_tx.send(true);
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+        tracing::info!("broker killed");
     }
 
     /// Stops accepting, lets every connection finish its current request, then closes the logs cleanly (so the
