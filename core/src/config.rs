@@ -182,6 +182,8 @@ const KNOWN_BROKER_KEYS: &[&str] = &[
 pub struct BrokerConfig {
     pub node_id: i32,
     pub listen: String,
+    /// The controller listener's `host:port` (the listener named in `controller.listener.names`), if any.
+    pub controller_listen: Option<String>,
     /// `host:port` clients are told to connect to; None means the bound address.
     pub advertised: Option<String>,
     pub log_dir: Option<PathBuf>,
@@ -210,10 +212,25 @@ impl Default for BrokerConfig {
     }
 }
 
-fn strip_listener_scheme(v: &str) -> &str {
-    // `PLAINTEXT://host:port` (the first listener) -> `host:port`
-    let first = v.split(',').next().unwrap_or("").trim();
-    first.split_once("://").map(|(_, a)| a).unwrap_or(first)
+/// `NAME://host:port,...` -> (name, `host:port`) pairs; an entry without a scheme is PLAINTEXT.
+fn named_listeners(v: &str) -> Vec<(String, String)> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|e| match e.split_once("://") {
+            Some((name, addr)) => (name.trim().to_ascii_uppercase(), addr.trim().to_string()),
+            None => ("PLAINTEXT".to_string(), e.to_string()),
+        })
+        .collect()
+}
+
+/// The first listener not named in `controller.listener.names` (the one clients use), and the first controller
+/// listener.
+fn split_listeners(v: &str, controller_names: &[String]) -> (Option<String>, Option<String>) {
+    let all = named_listeners(v);
+    let broker = all.iter().find(|(n, _)| !controller_names.contains(n)).map(|(_, a)| a.clone());
+    let controller = all.iter().find(|(n, _)| controller_names.contains(n)).map(|(_, a)| a.clone());
+    (broker, controller)
 }
 
 impl BrokerConfig {
@@ -229,13 +246,20 @@ impl BrokerConfig {
             None => r.i64("broker.id", 0)?,
         };
         let node_id = i32::try_from(node_id).map_err(|_| ConfigError::new("node.id", &node_id.to_string(), "out of range"))?;
-        let listen = r.raw("listeners").map(|v| strip_listener_scheme(v).to_string()).unwrap_or_else(|| "127.0.0.1:9092".into());
-        let advertised = r.raw("advertised.listeners").map(|v| strip_listener_scheme(v).to_string());
+        let controller_names: Vec<String> =
+            r.string("controller.listener.names", "CONTROLLER").split(',').map(|n| n.trim().to_ascii_uppercase()).filter(|n| !n.is_empty()).collect();
+        let (listen, controller_listen) = match r.raw("listeners") {
+            Some(v) => split_listeners(v, &controller_names),
+            None => (None, None),
+        };
+        let listen = listen.unwrap_or_else(|| "127.0.0.1:9092".into());
+        let advertised = r.raw("advertised.listeners").and_then(|v| split_listeners(v, &controller_names).0);
         let log_dir = r.raw("log.dirs").or(r.raw("log.dir")).map(|v| PathBuf::from(v.split(',').next().unwrap_or("").trim()));
         let rf = r.i32_min("default.replication.factor", 1, 1)?;
         let cfg = BrokerConfig {
             node_id,
             listen,
+            controller_listen,
             advertised,
             log_dir,
             num_partitions: r.i32_min("num.partitions", 1, 1)?,
@@ -529,6 +553,18 @@ mod tests {
         assert_eq!(c.log_defaults.retention_ms, 3_600_000);
         let c = BrokerConfig::from_props(&props(&[("log.retention.minutes", "2"), ("log.retention.hours", "1")])).unwrap();
         assert_eq!(c.log_defaults.retention_ms, 120_000);
+    }
+
+    #[test]
+    fn named_listeners_split_broker_and_controller() {
+        let c = BrokerConfig::from_props(&props(&[
+            ("listeners", "CONTROLLER://127.0.0.1:9093,PLAINTEXT://127.0.0.1:9092"),
+            ("advertised.listeners", "PLAINTEXT://localhost:9092"),
+        ]))
+        .unwrap();
+        assert_eq!((c.listen.as_str(), c.controller_listen.as_deref(), c.advertised.as_deref()), ("127.0.0.1:9092", Some("127.0.0.1:9093"), Some("localhost:9092")));
+        let c = BrokerConfig::from_props(&props(&[("listeners", "INTERNAL://h:1,BROKER://h:2"), ("controller.listener.names", "INTERNAL")])).unwrap();
+        assert_eq!((c.listen.as_str(), c.controller_listen.as_deref()), ("h:2", Some("h:1")));
     }
 
     #[test]

@@ -79,3 +79,49 @@ fn three_nodes_place_replicas_and_survive_the_loss_of_the_controller() {
     assert_eq!(create(&mut w, "after-failover", 2, 2), 0);
     assert_eq!(create(&mut w, "too-wide", 1, 3), ResponseError::InvalidReplicationFactor.code());
 }
+
+/// Three nodes configured only by Kafka's properties, as three `server.properties` files would (in one process
+/// here; `streamlet broker --config` passes the same properties). The controller ports are picked by binding port
+/// 0 and releasing it, since every node must know them all up front.
+#[test]
+fn three_nodes_from_kafka_properties_form_one_cluster() {
+    init_logging();
+    let ports: Vec<u16> = (0..3).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()).collect();
+    let voters = ports.iter().enumerate().map(|(i, p)| format!("{}@127.0.0.1:{p}", i + 1)).collect::<Vec<_>>().join(",");
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let brokers: Vec<streamlet::Broker> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3)
+            .map(|i| {
+                let (voters, dir, port) = (voters.clone(), dirs[i].path().to_path_buf(), ports[i]);
+                s.spawn(move || {
+                    streamlet::BrokerBuilder::new()
+                        .data_dir(dir)
+                        .config("process.roles", "broker,controller")
+                        .config("node.id", (i + 1).to_string())
+                        .config("controller.quorum.voters", voters)
+                        .config("listeners", format!("PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:{port}"))
+                        .config("controller.listener.names", "CONTROLLER")
+                        .config("listener.security.protocol.map", "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT")
+                        .config("inter.broker.listener.name", "PLAINTEXT")
+                        .config("cluster.id", "MkU3OEVBNTcwNTJENDM2Qk")
+                        .start()
+                        .unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut w = Wire::connect_addr(&brokers[0].bootstrap_servers());
+        let md = metadata(&mut w);
+        if md.brokers.len() == 3 {
+            let c = md.controller_id.0 as usize;
+            let mut w = Wire::connect_addr(&brokers[c - 1].bootstrap_servers());
+            assert_eq!(create(&mut w, "from-properties", 3, 3), 0);
+            break;
+        }
+        assert!(Instant::now() < deadline, "{md:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -134,15 +134,23 @@ fn a_second_broker_registers_is_placed_and_is_fenced_when_silent() {
 }
 
 #[test]
-fn a_multi_node_quorum_configuration_is_refused_clearly() {
+fn quorum_configuration_is_checked_and_a_lone_voter_is_the_single_node_case() {
     let err = streamlet::BrokerBuilder::new()
         .listen("127.0.0.1:0")
-        .config("node.id", "1")
-        .config("controller.quorum.voters", "1@127.0.0.1:9093,2@127.0.0.1:9094,3@127.0.0.1:9095")
+        .config("node.id", "4")
+        .config("controller.quorum.voters", "1@127.0.0.1:9093,2@127.0.0.1:9094")
         .start()
         .err()
         .expect("refused");
     assert!(err.to_string().contains("controller.quorum.voters"), "{err}");
+    let err = streamlet::BrokerBuilder::new()
+        .listen("127.0.0.1:0")
+        .config("node.id", "1")
+        .config("controller.quorum.voters", "1@127.0.0.1:9093,2@127.0.0.1:9094")
+        .start()
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("listeners"), "{err}");
     // This node alone is the single-node case.
     let b = streamlet::BrokerBuilder::new().listen("127.0.0.1:0").config("node.id", "1").config("controller.quorum.voters", "1@127.0.0.1:9093").start().unwrap();
     let mut w = Wire::connect_addr(&b.bootstrap_servers());

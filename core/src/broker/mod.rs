@@ -105,10 +105,7 @@ impl BrokerBuilder {
                 let listener = listener.ok_or_else(|| io_err("the controller listener was already used")(std::io::Error::other("taken")))?;
                 Some(crate::metadata::QuorumMember { voters: q.voters.clone(), listener, timing: Default::default() })
             }
-            None => {
-                check_single_node(&config)?;
-                None
-            }
+            None => quorum_from_config(&config)?,
         };
         if let Some(l) = self.listen {
             config.listen = l;
@@ -157,25 +154,34 @@ impl BrokerBuilder {
     }
 }
 
-/// The quorum of several voters is implemented (`metadata::quorum`) but not yet wired to the broker: refuse a
-/// multi-node configuration clearly rather than start a separate one-node cluster on each node.
-fn check_single_node(config: &BrokerConfig) -> Result<(), BrokerError> {
+/// The quorum this node is a voter of, from `process.roles`, `controller.quorum.voters` and the controller
+/// listener in `listeners`: None for a node alone (the one-voter case, which needs no controller listener).
+fn quorum_from_config(config: &BrokerConfig) -> Result<Option<crate::metadata::QuorumMember>, BrokerError> {
     let c = &config.cluster;
     if c.roles != ["broker", "controller"] {
         let v = c.roles.join(",");
         return Err(ConfigError::new("process.roles", &v, "only the combined broker,controller role is supported so far").into());
     }
-    let alone = c.voters.is_empty() || (c.voters.len() == 1 && c.voters.contains_key(&(config.node_id.max(0) as u64)));
-    if !alone {
-        let v: Vec<String> = c.voters.iter().map(|(id, a)| format!("{id}@{a}")).collect();
+    let me = u64::try_from(config.node_id).unwrap_or(u64::MAX);
+    let alone = c.voters.is_empty() || (c.voters.len() == 1 && c.voters.contains_key(&me));
+    if alone {
+        return Ok(None);
+    }
+    let voters: Vec<String> = c.voters.iter().map(|(id, a)| format!("{id}@{a}")).collect();
+    if !c.voters.contains_key(&me) {
         return Err(ConfigError::new(
             "controller.quorum.voters",
-            &v.join(","),
-            "a quorum of several nodes is not supported by the broker yet; list only this node or leave it unset",
+            &voters.join(","),
+            format!("node.id {} is not a voter (observer-only brokers are not supported yet)", config.node_id),
         )
         .into());
     }
-    Ok(())
+    let Some(addr) = &config.controller_listen else {
+        return Err(ConfigError::new("listeners", config.props.get("listeners").map_or("", |v| v), "no controller listener (see controller.listener.names)").into());
+    };
+    let bind = resolve_listen("listeners", addr)?;
+    let listener = std::net::TcpListener::bind(bind).map_err(io_err(format!("cannot listen on the controller listener {bind}")))?;
+    Ok(Some(crate::metadata::QuorumMember { voters: c.voters.clone(), listener, timing: Default::default() }))
 }
 
 /// The listener name this broker registers its endpoint under (Kafka's default listener name).
