@@ -3,6 +3,7 @@
 
 mod support;
 
+mod cluster;
 mod console;
 mod dump_log;
 mod groups;

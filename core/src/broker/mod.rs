@@ -206,6 +206,11 @@ fn open_state(
 ) -> Result<Arc<BrokerState>, BrokerError> {
     std::fs::create_dir_all(data_dir).map_err(io_err(format!("cannot create data dir {}", data_dir.display())))?;
     let logs = LogManager::new(data_dir).map_err(io_err(format!("cannot open data dir {}", data_dir.display())))?;
+    if quorum.is_some() && config.cluster_id.is_none() && !data_dir.join(crate::metadata::META_PROPERTIES).exists() {
+        // Each node would otherwise format itself with its own id. Kafka's nodes are all formatted with one id
+        // (`kafka-storage.sh format -t`); here it is given as cluster.id.
+        return Err(ConfigError::new("cluster.id", "", "must be set on every node of a quorum of several nodes (the same value on each)").into());
+    }
     let metadata = MetadataStore::open_in_quorum(data_dir, config.node_id, controller_config(&config), config.cluster_id.as_deref(), new_cluster_id, quorum)
         .map_err(io_err("cannot open the metadata log"))?;
     let (advertised_host, advertised_port) = match &config.advertised {
