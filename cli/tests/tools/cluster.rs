@@ -72,3 +72,19 @@ fn three_processes_form_a_cluster_and_survive_killing_the_controller() {
     let t = admin(&survivors).describe_topics(&["rf3"]).unwrap();
     assert!(t[0].partitions.iter().all(|p| p.leader != controller && !p.isr.contains(&controller)), "{t:?}");
 }
+
+#[test]
+fn streamlet_cluster_starts_three_brokers() {
+    let mut cmd = command(&["cluster", "--brokers", "3"]);
+    cmd.stderr(Stdio::null());
+    let mut node = Running::spawn(cmd);
+    let mut out = std::io::BufReader::new(node.0.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    let bootstrap = line.trim().strip_prefix("bootstrap.servers=").unwrap_or_else(|| panic!("{line}")).to_string();
+    assert_eq!(bootstrap.split(',').count(), 3);
+    wait_until(Duration::from_secs(30), "three brokers", || admin(&bootstrap).describe_cluster().is_ok_and(|c| c.brokers.len() == 3));
+    node.interrupt();
+    let status = node.0.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
