@@ -9,9 +9,16 @@ use streamlet::client::admin::{Admin, NewTopic};
 
 use crate::support::{command, wait_until, Running};
 
-fn free_port() -> u16 {
-    // Every node must know every controller address up front: pick ports by binding 0 and releasing them.
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// `n` distinct free ports. Every node must know every address up front, so ports are picked by binding 0 (all
+/// at once, so that none is picked twice) and released just before the nodes start.
+fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<std::net::TcpListener> = (0..n).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    held.iter().map(|l| l.local_addr().unwrap().port()).collect()
+}
+
+/// The nodes' stderr, for a failure message.
+fn logs(dir: &std::path::Path) -> String {
+    (1..=3).map(|i| format!("--- node {i} ---\n{}", std::fs::read_to_string(dir.join(format!("node{i}.log"))).unwrap_or_default())).collect()
 }
 
 fn admin(bootstrap: &str) -> Admin {
@@ -23,8 +30,8 @@ fn admin(bootstrap: &str) -> Admin {
 #[test]
 fn three_processes_form_a_cluster_and_survive_killing_the_controller() {
     let dir = tempfile::tempdir().unwrap();
-    let broker_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let controller_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let ports = free_ports(6);
+    let (broker_ports, controller_ports) = ports.split_at(3);
     let voters = controller_ports.iter().enumerate().map(|(i, p)| format!("{}@127.0.0.1:{p}", i + 1)).collect::<Vec<_>>().join(",");
     let mut nodes: Vec<Option<Running>> = Vec::new();
     for i in 0..3 {
@@ -43,12 +50,17 @@ fn three_processes_form_a_cluster_and_survive_killing_the_controller() {
         );
         std::fs::write(&path, text).unwrap();
         let mut cmd = command(&["broker", "--config", path.to_str().unwrap()]);
-        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let log = std::fs::File::create(dir.path().join(format!("node{}.log", i + 1))).unwrap();
+        cmd.stdout(Stdio::null()).stderr(log);
         nodes.push(Some(Running::spawn(cmd)));
     }
     let all: String = broker_ports.iter().map(|p| format!("127.0.0.1:{p}")).collect::<Vec<_>>().join(",");
     let describe = |bootstrap: &str| admin(bootstrap).describe_cluster().ok();
-    wait_until(Duration::from_secs(60), "three registered brokers", || describe(&all).is_some_and(|c| c.brokers.len() == 3));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !describe(&all).is_some_and(|c| c.brokers.len() == 3) {
+        assert!(std::time::Instant::now() < deadline, "three registered brokers never seen\n{}", logs(dir.path()));
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let cluster = describe(&all).unwrap();
     let controller = cluster.controller;
     let at = |node: i32| format!("127.0.0.1:{}", broker_ports[node as usize - 1]);
