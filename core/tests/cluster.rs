@@ -63,6 +63,18 @@ fn three_nodes_place_replicas_and_survive_the_loss_of_the_controller() {
         assert_eq!(p.isr_nodes.len(), 3);
     }
 
+    // Producer ids come from controller-allocated blocks on every node (over the wire on the followers).
+    let mut pids = Vec::new();
+    for i in 0..3 {
+        let mut w = Wire::connect_addr(&cluster.broker(i).unwrap().bootstrap_servers());
+        let r: InitProducerIdResponse = w.send(ApiKey::InitProducerId, 4, &InitProducerIdRequest::default().with_transaction_timeout_ms(60000).with_producer_id(ProducerId(-1)).with_producer_epoch(-1));
+        assert_eq!(r.error_code, 0, "node {}", i + 1);
+        pids.push(r.producer_id.0);
+    }
+    pids.sort();
+    pids.dedup();
+    assert_eq!(pids.len(), 3, "distinct producer ids across brokers");
+
     // Kill the active controller: the others elect a new one, fence the dead broker and move its leaderships.
     cluster.kill(controller as usize - 1);
     let survivor = (0..3).find(|&i| i as i32 + 1 != controller).unwrap();

@@ -120,6 +120,27 @@ fn heartbeat(state: &BrokerState, want_shutdown: bool) -> Result<crate::metadata
     }
 }
 
+impl BrokerState {
+    /// A producer id never handed out before: from this broker's block, refilled by the active controller (in
+    /// process, or with AllocateProducerIds when it is another node).
+    pub(crate) fn next_producer_id(&self) -> Result<i64, (ErrorCode, String)> {
+        {
+            let mut m = self.metadata();
+            if let Some(id) = m.take_producer_id() {
+                return Ok(id);
+            }
+            if m.is_active_controller() {
+                return m.next_producer_id().map_err(|e| (ErrorCode::KafkaStorageError, e.to_string()));
+            }
+        }
+        // Not under the metadata lock: the controller's answer comes over the network.
+        let (first, len) = remote::allocate_producer_ids(self)?;
+        let mut m = self.metadata();
+        m.set_producer_block(first, len);
+        m.take_producer_id().ok_or((ErrorCode::UnknownServerError, "an empty producer-id block".into()))
+    }
+}
+
 /// Replays what the quorum committed since the last call and hands the changed partitions on.
 fn catch_up(state: &BrokerState) {
     let changes = {
@@ -141,7 +162,7 @@ mod remote {
 
     use bytes::Bytes;
     use kafka_protocol::messages::{
-        broker_registration_request::Listener, ApiKey, BrokerHeartbeatRequest, BrokerHeartbeatResponse, BrokerId,
+        broker_registration_request::Listener, AllocateProducerIdsRequest, AllocateProducerIdsResponse, ApiKey, BrokerHeartbeatRequest, BrokerHeartbeatResponse, BrokerId,
         BrokerRegistrationRequest, BrokerRegistrationResponse, ResponseHeader,
     };
     use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
@@ -213,6 +234,16 @@ mod remote {
         match error(resp.error_code) {
             Some(e) => Err(e),
             None => Ok(resp.broker_epoch),
+        }
+    }
+
+    pub fn allocate_producer_ids(state: &BrokerState) -> Result<(i64, i32), Failure> {
+        let epoch = state.metadata().broker_epoch.unwrap_or(-1);
+        let req = AllocateProducerIdsRequest::default().with_broker_id(BrokerId(state.node_id)).with_broker_epoch(epoch);
+        let resp: AllocateProducerIdsResponse = call(state, ApiKey::AllocateProducerIds, 0, &req)?;
+        match error(resp.error_code) {
+            Some(e) => Err(e),
+            None => Ok((resp.producer_id_start.0, resp.producer_id_len)),
         }
     }
 

@@ -274,6 +274,19 @@ impl MetadataStore {
         self.producer_ids.0 += 1;
         Ok(id)
     }
+
+    /// The next id of the block in hand, if any is left.
+    pub fn take_producer_id(&mut self) -> Option<i64> {
+        (self.producer_ids.0 < self.producer_ids.1).then(|| {
+            self.producer_ids.0 += 1;
+            self.producer_ids.0 - 1
+        })
+    }
+
+    /// A block the active controller allocated to this broker over the wire.
+    pub fn set_producer_block(&mut self, first: i64, len: i32) {
+        self.producer_ids = (first, first + i64::from(len));
+    }
 }
 
 #[cfg(test)]
