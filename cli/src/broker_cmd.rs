@@ -10,12 +10,12 @@ use streamlet::BrokerBuilder;
 #[derive(Args)]
 #[command(after_help = "Examples:\n  streamlet broker\n  streamlet broker --listen 127.0.0.1:0 --data-dir /tmp/sl\n  streamlet broker --config server.properties --set num.partitions=3")]
 pub struct BrokerArgs {
-    /// Directory for the logs and metadata.
-    #[arg(long, default_value = "./streamlet-data")]
-    data_dir: PathBuf,
-    /// HOST:PORT to listen on (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:9092")]
-    listen: String,
+    /// Directory for the logs and metadata [default: log.dirs, else ./streamlet-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// HOST:PORT to listen on (port 0 picks a free port) [default: listeners, else 127.0.0.1:9092].
+    #[arg(long)]
+    listen: Option<String>,
     /// A Kafka server.properties file.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -42,7 +42,17 @@ pub fn run(args: BrokerArgs) -> i32 {
         };
         props.insert(k.trim().to_string(), v.trim().to_string());
     }
-    let broker = match BrokerBuilder::new().data_dir(&args.data_dir).listen(&args.listen).configs(props).start() {
+    // A server.properties' listeners and log.dirs apply unless the command line says otherwise.
+    let mut builder = BrokerBuilder::new();
+    match &args.data_dir {
+        Some(d) => builder = builder.data_dir(d),
+        None if !props.contains_key("log.dirs") && !props.contains_key("log.dir") => builder = builder.data_dir("./streamlet-data"),
+        None => {}
+    }
+    if let Some(l) = &args.listen {
+        builder = builder.listen(l);
+    }
+    let broker = match builder.configs(props).start() {
         Ok(b) => b,
         Err(e) => {
             eprintln!("error: {e}");

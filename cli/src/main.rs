@@ -1,6 +1,7 @@
 //! `streamlet`: the broker and the everyday Kafka tools.
 
 mod broker_cmd;
+mod cluster_cmd;
 mod common;
 mod console_consumer;
 mod console_producer;
@@ -22,6 +23,8 @@ struct Cli {
 enum Command {
     /// Run a broker that speaks the Kafka protocol.
     Broker(broker_cmd::BrokerArgs),
+    /// Run a local cluster of several brokers in one process (development).
+    Cluster(cluster_cmd::ClusterArgs),
     /// Create, list, describe, grow and delete topics (like kafka-topics.sh).
     Topics(topics_cmd::TopicsArgs),
     /// Send stdin lines as records (like kafka-console-producer.sh).
@@ -55,10 +58,11 @@ fn init_logging(default_level: &str) {
 fn main() {
     let cli = Cli::parse();
     // The tools keep stderr for their own messages: only the client's warnings unless STREAMLET_LOG says more.
-    let default_level = if matches!(cli.command, Command::Broker(_)) { "info" } else { "warn" };
+    let default_level = if matches!(cli.command, Command::Broker(_) | Command::Cluster(_)) { "info" } else { "warn" };
     init_logging(default_level);
     let code = match cli.command {
         Command::Broker(args) => broker_cmd::run(args),
+        Command::Cluster(args) => cluster_cmd::run(args),
         Command::Topics(args) => topics_cmd::run(args),
         Command::ConsoleProducer(args) => console_producer::run(args),
         Command::ConsoleConsumer(args) => console_consumer::run(args),

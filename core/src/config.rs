@@ -182,6 +182,19 @@ const KNOWN_BROKER_KEYS: &[&str] = &[
     "replica.fetch.response.max.bytes",
     "replica.fetch.backoff.ms",
     "replica.high.watermark.checkpoint.interval.ms",
+    // Cluster: roles, quorum, controller (see `ClusterSettings`).
+    "process.roles",
+    "controller.quorum.voters",
+    "controller.quorum.bootstrap.servers",
+    "controller.listener.names",
+    "listener.security.protocol.map",
+    "inter.broker.listener.name",
+    "broker.session.timeout.ms",
+    "broker.heartbeat.interval.ms",
+    "unclean.leader.election.enable",
+    "auto.leader.rebalance.enable",
+    "leader.imbalance.check.interval.seconds",
+    "transaction.state.log.replication.factor",
 ];
 
 /// Broker-wide configuration (`server.properties`).
@@ -189,6 +202,8 @@ const KNOWN_BROKER_KEYS: &[&str] = &[
 pub struct BrokerConfig {
     pub node_id: i32,
     pub listen: String,
+    /// The controller listener's `host:port` (the listener named in `controller.listener.names`), if any.
+    pub controller_listen: Option<String>,
     /// `host:port` clients are told to connect to; None means the bound address.
     pub advertised: Option<String>,
     pub log_dir: Option<PathBuf>,
@@ -207,6 +222,8 @@ pub struct BrokerConfig {
     pub groups: GroupSettings,
     /// Replication settings (`replica.*`).
     pub replication: ReplicaSettings,
+    /// Roles, the metadata quorum and the controller's settings.
+    pub cluster: ClusterSettings,
     /// The properties as given, for DescribeConfigs on the broker resource.
     pub props: Props,
 }
@@ -217,10 +234,25 @@ impl Default for BrokerConfig {
     }
 }
 
-fn strip_listener_scheme(v: &str) -> &str {
-    // `PLAINTEXT://host:port` (the first listener) -> `host:port`
-    let first = v.split(',').next().unwrap_or("").trim();
-    first.split_once("://").map(|(_, a)| a).unwrap_or(first)
+/// `NAME://host:port,...` -> (name, `host:port`) pairs; an entry without a scheme is PLAINTEXT.
+fn named_listeners(v: &str) -> Vec<(String, String)> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|e| match e.split_once("://") {
+            Some((name, addr)) => (name.trim().to_ascii_uppercase(), addr.trim().to_string()),
+            None => ("PLAINTEXT".to_string(), e.to_string()),
+        })
+        .collect()
+}
+
+/// The first listener not named in `controller.listener.names` (the one clients use), and the first controller
+/// listener.
+fn split_listeners(v: &str, controller_names: &[String]) -> (Option<String>, Option<String>) {
+    let all = named_listeners(v);
+    let broker = all.iter().find(|(n, _)| !controller_names.contains(n)).map(|(_, a)| a.clone());
+    let controller = all.iter().find(|(n, _)| controller_names.contains(n)).map(|(_, a)| a.clone());
+    (broker, controller)
 }
 
 impl BrokerConfig {
@@ -236,13 +268,20 @@ impl BrokerConfig {
             None => r.i64("broker.id", 0)?,
         };
         let node_id = i32::try_from(node_id).map_err(|_| ConfigError::new("node.id", &node_id.to_string(), "out of range"))?;
-        let listen = r.raw("listeners").map(|v| strip_listener_scheme(v).to_string()).unwrap_or_else(|| "127.0.0.1:9092".into());
-        let advertised = r.raw("advertised.listeners").map(|v| strip_listener_scheme(v).to_string());
+        let controller_names: Vec<String> =
+            r.string("controller.listener.names", "CONTROLLER").split(',').map(|n| n.trim().to_ascii_uppercase()).filter(|n| !n.is_empty()).collect();
+        let (listen, controller_listen) = match r.raw("listeners") {
+            Some(v) => split_listeners(v, &controller_names),
+            None => (None, None),
+        };
+        let listen = listen.unwrap_or_else(|| "127.0.0.1:9092".into());
+        let advertised = r.raw("advertised.listeners").and_then(|v| split_listeners(v, &controller_names).0);
         let log_dir = r.raw("log.dirs").or(r.raw("log.dir")).map(|v| PathBuf::from(v.split(',').next().unwrap_or("").trim()));
         let rf = r.i32_min("default.replication.factor", 1, 1)?;
         let cfg = BrokerConfig {
             node_id,
             listen,
+            controller_listen,
             advertised,
             log_dir,
             num_partitions: r.i32_min("num.partitions", 1, 1)?,
@@ -256,6 +295,7 @@ impl BrokerConfig {
             log_defaults: log_defaults_from_broker_props(&r)?,
             groups: GroupSettings::from_props(&r)?,
             replication: ReplicaSettings::from_props(&r)?,
+            cluster: ClusterSettings::from_props(&r)?,
             props: props.clone(),
         };
         if let Some(a) = &cfg.advertised {
@@ -454,6 +494,58 @@ impl ReplicaSettings {
     }
 }
 
+/// Cluster settings, with Kafka's KRaft names.
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    /// `process.roles`: broker, controller, or both (the default).
+    pub roles: Vec<String>,
+    /// `controller.quorum.voters`: node id -> `host:port` of its controller listener (empty: this node alone).
+    pub voters: std::collections::BTreeMap<u64, String>,
+    /// `broker.session.timeout.ms`: a broker without a heartbeat for this long is fenced.
+    pub broker_session_timeout_ms: u64,
+    /// `broker.heartbeat.interval.ms`
+    pub broker_heartbeat_interval_ms: u64,
+    /// `unclean.leader.election.enable` (cluster default; a topic may override it).
+    pub unclean_leader_election: bool,
+    /// `auto.leader.rebalance.enable`, checked every `leader.imbalance.check.interval.seconds`.
+    pub auto_leader_rebalance: bool,
+    pub leader_imbalance_check_interval_ms: u64,
+}
+
+impl ClusterSettings {
+    fn from_props(r: &PropReader) -> Result<Self, ConfigError> {
+        let session = r.i64_min("broker.session.timeout.ms", 9000, 1)? as u64;
+        let heartbeat = r.i64_min("broker.heartbeat.interval.ms", 2000, 1)? as u64;
+        if heartbeat >= session {
+            return Err(ConfigError::new(
+                "broker.heartbeat.interval.ms",
+                &heartbeat.to_string(),
+                format!("must be less than broker.session.timeout.ms ({session})"),
+            ));
+        }
+        let roles_raw = r.string("process.roles", "broker,controller");
+        let mut roles: Vec<String> = roles_raw.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+        roles.sort();
+        roles.dedup();
+        if roles.is_empty() || roles.iter().any(|x| x != "broker" && x != "controller") {
+            return Err(ConfigError::new("process.roles", &roles_raw, "expected broker, controller or broker,controller"));
+        }
+        let voters = match r.raw("controller.quorum.voters").filter(|v| !v.trim().is_empty()) {
+            Some(v) => crate::metadata::quorum::parse_voters(v).map_err(|why| ConfigError::new("controller.quorum.voters", v, why))?,
+            None => Default::default(),
+        };
+        Ok(ClusterSettings {
+            roles,
+            voters,
+            broker_session_timeout_ms: session,
+            broker_heartbeat_interval_ms: heartbeat,
+            unclean_leader_election: r.bool("unclean.leader.election.enable", false)?,
+            auto_leader_rebalance: r.bool("auto.leader.rebalance.enable", true)?,
+            leader_imbalance_check_interval_ms: r.i64_min("leader.imbalance.check.interval.seconds", 300, 1)? as u64 * 1000,
+        })
+    }
+}
+
 /// The group coordinator's broker settings, with Kafka's defaults.
 #[derive(Debug, Clone)]
 pub struct GroupSettings {
@@ -524,6 +616,34 @@ mod tests {
         assert_eq!(c.log_defaults.retention_ms, 3_600_000);
         let c = BrokerConfig::from_props(&props(&[("log.retention.minutes", "2"), ("log.retention.hours", "1")])).unwrap();
         assert_eq!(c.log_defaults.retention_ms, 120_000);
+    }
+
+    #[test]
+    fn named_listeners_split_broker_and_controller() {
+        let c = BrokerConfig::from_props(&props(&[
+            ("listeners", "CONTROLLER://127.0.0.1:9093,PLAINTEXT://127.0.0.1:9092"),
+            ("advertised.listeners", "PLAINTEXT://localhost:9092"),
+        ]))
+        .unwrap();
+        assert_eq!((c.listen.as_str(), c.controller_listen.as_deref(), c.advertised.as_deref()), ("127.0.0.1:9092", Some("127.0.0.1:9093"), Some("localhost:9092")));
+        let c = BrokerConfig::from_props(&props(&[("listeners", "INTERNAL://h:1,BROKER://h:2"), ("controller.listener.names", "INTERNAL")])).unwrap();
+        assert_eq!((c.listen.as_str(), c.controller_listen.as_deref()), ("h:2", Some("h:1")));
+    }
+
+    #[test]
+    fn cluster_settings_use_kafka_names() {
+        let c = BrokerConfig::from_props(&props(&[])).unwrap().cluster;
+        assert_eq!(c.roles, vec!["broker", "controller"]);
+        assert!(c.voters.is_empty());
+        assert_eq!((c.broker_session_timeout_ms, c.broker_heartbeat_interval_ms), (9000, 2000));
+        assert!(!c.unclean_leader_election && c.auto_leader_rebalance);
+        let c = BrokerConfig::from_props(&props(&[("process.roles", "controller,broker"), ("controller.quorum.voters", "1@h1:9093,2@h2:9093")])).unwrap().cluster;
+        assert_eq!(c.roles, vec!["broker", "controller"]);
+        assert_eq!(c.voters.len(), 2);
+        for (k, v) in [("process.roles", "observer"), ("controller.quorum.voters", "1@h1"), ("broker.heartbeat.interval.ms", "9000")] {
+            let e = BrokerConfig::from_props(&props(&[(k, v)])).unwrap_err().to_string();
+            assert!(e.contains(k), "{e}");
+        }
     }
 
     #[test]

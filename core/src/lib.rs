@@ -17,5 +17,5 @@ pub mod storage;
 #[global_allocator]
 static GLOBAL: protocol::alloc_guard::GuardedAllocator = protocol::alloc_guard::GuardedAllocator;
 
-pub use broker::{Broker, BrokerBuilder};
+pub use broker::{Broker, BrokerBuilder, Cluster, ClusterBuilder};
 pub use config::{BrokerConfig, ConfigError};

@@ -4,6 +4,7 @@
 mod support;
 
 mod broker;
+mod cluster;
 mod console;
 mod dump_log;
 mod groups;

@@ -1,7 +1,9 @@
 //! The broker: a tokio server speaking Kafka's protocol over the storage layer. [`Broker`] embeds one in-process;
 //! the `streamlet broker` command runs the same thing as a server.
 
+pub mod cluster;
 mod connection;
+mod controller_link;
 mod handlers;
 mod maintenance;
 mod offsets_topic;
@@ -21,10 +23,12 @@ use tokio::sync::{mpsc, watch};
 use crate::config::{resolve_listen, BrokerConfig, ConfigError, Props};
 use crate::coordinator::{GroupConfig, GroupCoordinator};
 use crate::metadata::cluster::ControllerChannel;
+use crate::metadata::controller::ControllerConfig;
 use crate::metadata::MetadataStore;
 use crate::replication::FetcherManager;
 use offsets_topic::OffsetsTopic;
 use crate::storage::LogManager;
+pub use cluster::{Cluster, ClusterBuilder};
 pub use state::BrokerState;
 pub use topics::validate_topic_name;
 
@@ -49,6 +53,7 @@ pub struct BrokerBuilder {
     data_dir: Option<PathBuf>,
     listen: Option<String>,
     props: Props,
+    quorum: Option<QuorumSetup>,
     controller: Option<Arc<dyn ControllerChannel>>,
 }
 
@@ -58,9 +63,18 @@ impl std::fmt::Debug for BrokerBuilder {
             .field("data_dir", &self.data_dir)
             .field("listen", &self.listen)
             .field("props", &self.props)
+            .field("quorum", &self.quorum)
             .field("controller", &self.controller.is_some())
             .finish()
     }
+}
+
+/// This node as one voter of a metadata quorum of several (see [`BrokerBuilder::quorum`]).
+#[derive(Debug, Clone)]
+struct QuorumSetup {
+    voters: std::collections::BTreeMap<u64, String>,
+    /// Taken by `start`: a listener is not clonable.
+    listener: Arc<std::sync::Mutex<Option<std::net::TcpListener>>>,
 }
 
 impl BrokerBuilder {
@@ -91,16 +105,32 @@ impl BrokerBuilder {
         self
     }
 
-    /// How this broker's partition leaders reach the active controller (AlterPartition) in a cluster. A single
-    /// broker has none: its ISRs never change.
+    /// Makes this node one voter of a metadata quorum: `voters` maps each node id to the `host:port` of its
+    /// controller listener, and `controller_listener` is this node's, already bound (port 0 works).
+    /// Replaces how this broker's partition leaders reach the active controller (AlterPartition). By default
+    /// they go through this node's link to the metadata quorum; tests that play the controller themselves set
+    /// their own.
     pub fn controller_channel(mut self, channel: Arc<dyn ControllerChannel>) -> Self {
         self.controller = Some(channel);
+        self
+    }
+
+    pub fn quorum(mut self, voters: std::collections::BTreeMap<u64, String>, controller_listener: std::net::TcpListener) -> Self {
+        self.quorum = Some(QuorumSetup { voters, listener: Arc::new(std::sync::Mutex::new(Some(controller_listener))) });
         self
     }
 
     /// Starts the broker on its own runtime; returns once it accepts connections.
     pub fn start(self) -> Result<Broker, BrokerError> {
         let mut config = BrokerConfig::from_props(&self.props)?;
+        let quorum = match &self.quorum {
+            Some(q) => {
+                let listener = q.listener.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let listener = listener.ok_or_else(|| io_err("the controller listener was already used")(std::io::Error::other("taken")))?;
+                Some(crate::metadata::QuorumMember { voters: q.voters.clone(), listener, timing: Default::default() })
+            }
+            None => quorum_from_config(&config)?,
+        };
         if let Some(l) = self.listen {
             config.listen = l;
         }
@@ -118,7 +148,7 @@ impl BrokerBuilder {
         let std_listener = std::net::TcpListener::bind(addr).map_err(io_err(format!("cannot listen on {addr}")))?;
         std_listener.set_nonblocking(true).map_err(io_err("cannot configure the listener"))?;
         let local_addr = std_listener.local_addr().map_err(io_err("cannot read the bound address"))?;
-        let state = Arc::new(open_state(config, &data_dir, local_addr)?);
+        let state = open_state(config, &data_dir, local_addr, quorum)?;
         if let Some(c) = self.controller {
             state.set_controller_channel(c);
         }
@@ -145,22 +175,76 @@ impl BrokerBuilder {
         state.fetchers.attach(runtime.handle().clone(), shutdown_rx.clone());
         let (alive_tx, alive_rx) = mpsc::channel::<()>(1);
         runtime.spawn(accept_loop(listener, state.clone(), shutdown_rx.clone(), alive_tx.clone()));
-        runtime.spawn(maintenance::run(state.clone(), shutdown_rx));
+        runtime.spawn(maintenance::run(state.clone(), shutdown_rx.clone()));
+        runtime.spawn(controller_link::run(state.clone(), shutdown_rx));
         runtime.spawn(load_groups(state.clone()));
         tracing::info!(address = %local_addr, data_dir = %data_dir.display(), "broker started");
         Ok(Broker { runtime: Some(runtime), state, shutdown_tx, alive_rx: Some(alive_rx), alive_tx: Some(alive_tx), local_addr, _tempdir: tempdir, stopped: false })
     }
 }
 
-fn open_state(config: BrokerConfig, data_dir: &std::path::Path, local_addr: SocketAddr) -> Result<BrokerState, BrokerError> {
+/// The quorum this node is a voter of, from `process.roles`, `controller.quorum.voters` and the controller
+/// listener in `listeners`: None for a node alone (the one-voter case, which needs no controller listener).
+fn quorum_from_config(config: &BrokerConfig) -> Result<Option<crate::metadata::QuorumMember>, BrokerError> {
+    let c = &config.cluster;
+    if c.roles != ["broker", "controller"] {
+        let v = c.roles.join(",");
+        return Err(ConfigError::new("process.roles", &v, "only the combined broker,controller role is supported so far").into());
+    }
+    let me = u64::try_from(config.node_id).unwrap_or(u64::MAX);
+    let alone = c.voters.is_empty() || (c.voters.len() == 1 && c.voters.contains_key(&me));
+    if alone {
+        return Ok(None);
+    }
+    let voters: Vec<String> = c.voters.iter().map(|(id, a)| format!("{id}@{a}")).collect();
+    if !c.voters.contains_key(&me) {
+        return Err(ConfigError::new(
+            "controller.quorum.voters",
+            &voters.join(","),
+            format!("node.id {} is not a voter (observer-only brokers are not supported yet)", config.node_id),
+        )
+        .into());
+    }
+    let Some(addr) = &config.controller_listen else {
+        return Err(ConfigError::new("listeners", config.props.get("listeners").map_or("", |v| v), "no controller listener (see controller.listener.names)").into());
+    };
+    let bind = resolve_listen("listeners", addr)?;
+    let listener = std::net::TcpListener::bind(bind).map_err(io_err(format!("cannot listen on the controller listener {bind}")))?;
+    Ok(Some(crate::metadata::QuorumMember { voters: c.voters.clone(), listener, timing: Default::default() }))
+}
+
+/// The listener name this broker registers its endpoint under (Kafka's default listener name).
+const LISTENER_NAME: &str = "PLAINTEXT";
+
+fn controller_config(config: &BrokerConfig) -> ControllerConfig {
+    ControllerConfig {
+        session_timeout: std::time::Duration::from_millis(config.cluster.broker_session_timeout_ms),
+        unclean_leader_election: config.cluster.unclean_leader_election,
+        delete_topic_enable: config.delete_topic_enable,
+        default_partitions: config.num_partitions,
+        default_replication_factor: config.default_replication_factor,
+        log_defaults: config.log_defaults.clone(),
+    }
+}
+
+fn open_state(
+    config: BrokerConfig,
+    data_dir: &std::path::Path,
+    local_addr: SocketAddr,
+    quorum: Option<crate::metadata::QuorumMember>,
+) -> Result<Arc<BrokerState>, BrokerError> {
     if data_dir.exists() && !data_dir.is_dir() {
         let e = std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory");
         return Err(io_err(format!("cannot use data dir {}", data_dir.display()))(e));
     }
     std::fs::create_dir_all(data_dir).map_err(io_err(format!("cannot create data dir {}", data_dir.display())))?;
     let logs = LogManager::new(data_dir).map_err(io_err(format!("cannot open data dir {}", data_dir.display())))?;
-    let cluster_id = config.cluster_id.clone();
-    let metadata = MetadataStore::open(data_dir, || cluster_id.unwrap_or_else(new_cluster_id))
+    if quorum.is_some() && config.cluster_id.is_none() && !data_dir.join(crate::metadata::META_PROPERTIES).exists() {
+        // Each node would otherwise format itself with its own id. Kafka's nodes are all formatted with one id
+        // (`kafka-storage.sh format -t`); here it is given as cluster.id.
+        return Err(ConfigError::new("cluster.id", "", "must be set on every node of a quorum of several nodes (the same value on each)").into());
+    }
+    let metadata = MetadataStore::open_in_quorum(data_dir, config.node_id, controller_config(&config), config.cluster_id.as_deref(), new_cluster_id, quorum)
         .map_err(io_err("cannot open the metadata log"))?;
     let (advertised_host, advertised_port) = match &config.advertised {
         Some(a) => {
@@ -179,11 +263,18 @@ fn open_state(config: BrokerConfig, data_dir: &std::path::Path, local_addr: Sock
         initial_rebalance_delay: std::time::Duration::from_millis(g.initial_rebalance_delay_ms),
         max_size: g.max_size,
     };
+    let topics_for_logs = topics.clone();
+    logs.open_all(|topic| {
+        topics_for_logs
+            .get(topic)
+            .and_then(|t| crate::config::topic_log_config(&defaults, &t.configs).ok())
+            .unwrap_or_else(|| defaults.clone())
+    })
+    .map_err(io_err("cannot recover the logs"))?;
     // Read before any replica opens: each takes its entry.
     let checkpointed_hws = logs.read_high_watermarks().map_err(io_err("cannot read the high-watermark checkpoint"))?;
-    let state = BrokerState {
+    let state = Arc::new_cyclic(|weak| BrokerState {
         fetchers: FetcherManager::new(config.node_id, config.replication.clone()),
-        controller: RwLock::new(None),
         runtime: std::sync::OnceLock::new(),
         checkpointed_hws: std::sync::Mutex::new(checkpointed_hws),
         groups: GroupCoordinator::new(group_config, offsets_topic.clone()),
@@ -195,27 +286,31 @@ fn open_state(config: BrokerConfig, data_dir: &std::path::Path, local_addr: Sock
         metadata: std::sync::Mutex::new(metadata),
         logs,
         partitions: RwLock::new(Default::default()),
+        controller: RwLock::new(Some(Arc::new(controller_link::LocalControllerChannel { state: weak.clone() }))),
+        listener_name: LISTENER_NAME.to_string(),
+    });
+    // Register (a restart is a new incarnation: the controller takes this broker out of the ISRs and elects it
+    // again once unfenced), then serve what the image says this broker leads.
+    controller_link::register(&state).map_err(|(code, msg)| BrokerError::Io {
+        context: "cannot register with the controller".into(),
+        source: std::io::Error::other(format!("{code:?}: {msg}")),
+    })?;
+    let changes: Vec<_> = {
+        let m = state.metadata();
+        let img = m.image();
+        img.topics
+            .values()
+            .flat_map(|t| (0..t.partition_count()).map(|p| img.partition_change(&t.name, p, &state.listener_name)))
+            .collect()
     };
-    let topics_for_logs = topics.clone();
-    state
-        .logs
-        .open_all(|topic| {
-            topics_for_logs
-                .get(topic)
-                .and_then(|t| crate::config::topic_log_config(&defaults, &t.configs).ok())
-                .unwrap_or_else(|| defaults.clone())
-        })
-        .map_err(io_err("cannot recover the logs"))?;
-    // Directories of topics the metadata no longer lists (a crash during a delete) are removed now.
+    state.apply_partition_changes(changes);
+    // Directories of partitions the metadata no longer places here (a crash during a delete) are removed now.
     for (topic, partition) in state.logs.partitions() {
-        if topics.get(&topic).is_none_or(|t| partition >= t.partitions) {
-            tracing::info!(topic, partition, "removing the log of a deleted topic");
+        let here = state.metadata().image().partition(&topic, partition).is_some_and(|p| p.replicas.contains(&state.node_id));
+        if !here {
+            tracing::info!(topic, partition, "removing the log of a partition no longer on this broker");
             state.logs.delete_partition(&topic, partition).map_err(io_err("cannot remove a deleted topic's log"))?;
         }
-    }
-    for meta in topics.values() {
-        let log_config = state.log_config(&meta.configs)?;
-        state.open_partitions(meta, 0, &log_config).map_err(io_err(format!("cannot open topic {}", meta.name)))?;
     }
     Ok(state)
 }
@@ -289,6 +384,17 @@ impl Broker {
 
     pub fn state(&self) -> &Arc<BrokerState> {
         &self.state
+    }
+
+    /// Stops abruptly, as a killed process would: no clean shutdown of the logs (the next start recovers them),
+    /// connections dropped, the metadata quorum member gone at once.
+    pub fn kill(mut self) {
+        self.stopped = true;
+        let _ = self.shutdown_tx.send(true);
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+        tracing::info!("broker killed");
     }
 
     /// Stops accepting, lets every connection finish its current request, then closes the logs cleanly (so the

@@ -43,7 +43,7 @@ impl OffsetsTopic {
         let mut configs = Props::new();
         configs.insert("cleanup.policy".into(), "compact".into());
         configs.insert("segment.bytes".into(), segment_bytes.to_string());
-        match state.create_topic(OFFSETS_TOPIC, partitions, 1, configs, false) {
+        match state.create_topic(OFFSETS_TOPIC, partitions, 1, Vec::new(), configs, false) {
             Ok(_) | Err((ErrorCode::TopicAlreadyExists, _)) => Ok(()),
             Err((code, msg)) => {
                 tracing::error!(error = ?code, "cannot create {OFFSETS_TOPIC}: {msg}");
@@ -55,7 +55,7 @@ impl OffsetsTopic {
     /// Every (key, value) record of the topic, partition by partition in offset order.
     pub fn read_all(state: &BrokerState) -> std::io::Result<Vec<(Bytes, Option<Bytes>)>> {
         let mut out = Vec::new();
-        let count = state.metadata().image().topics.get(OFFSETS_TOPIC).map(|t| t.partitions).unwrap_or(0);
+        let count = state.metadata().image().topics.get(OFFSETS_TOPIC).map(|t| t.partition_count()).unwrap_or(0);
         for p in 0..count {
             let Some(partition) = state.partition(OFFSETS_TOPIC, p) else { continue };
             let (mut offset, end) = {

@@ -23,6 +23,8 @@ pub struct BrokerState {
     pub(crate) logs: LogManager,
     /// topic -> the partitions this broker holds a replica of, by partition number.
     pub(crate) partitions: RwLock<HashMap<String, BTreeMap<i32, Arc<Partition>>>>,
+    /// The listener name other brokers and clients reach this broker on (its registration's endpoint name).
+    pub(crate) listener_name: String,
     pub groups: Arc<GroupCoordinator>,
     pub(crate) offsets_topic: Arc<OffsetsTopic>,
     /// How partition leaders reach the active controller (AlterPartition). None on a single broker, where the

@@ -31,6 +31,11 @@ pub const SERVED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::OffsetForLeaderEpoch, 2, 4),
+    // Controller APIs (served by the active controller; NOT_CONTROLLER elsewhere).
+    (ApiKey::AlterPartition, 2, 3),
+    (ApiKey::BrokerRegistration, 0, 4),
+    (ApiKey::BrokerHeartbeat, 0, 1),
+    (ApiKey::AllocateProducerIds, 0, 0),
 ];
 
 /// The range a client is told about. Older librdkafka disables compression unless Produce's min is 0, so we

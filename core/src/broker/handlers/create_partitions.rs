@@ -19,7 +19,7 @@ pub fn handle(state: &Arc<BrokerState>, req: &CreatePartitionsRequest) -> Create
                 .assignments
                 .as_ref()
                 .is_some_and(|a| a.iter().any(|x| x.broker_ids.len() != 1 || x.broker_ids[0].0 != state.node_id));
-            let current = state.metadata().image().topics.get(name).map(|t| t.partitions);
+            let current = state.metadata().image().topics.get(name).map(|t| t.partition_count());
             // Kafka wants one assignment per new partition when the list is given at all (null: broker's choice).
             let miscounted = match (&t.assignments, current) {
                 (Some(a), Some(cur)) if t.count > cur && a.len() as i32 != t.count - cur => Some(format!(

@@ -30,18 +30,17 @@ pub fn handle(state: &Arc<BrokerState>, version: i16, req: &CreateTopicsRequest)
                     .iter()
                     .filter_map(|c| c.value.as_ref().map(|v| (c.name.to_string(), v.to_string())))
                     .collect();
-                let (partitions, rf) = if t.assignments.is_empty() {
-                    (t.num_partitions, t.replication_factor)
+                if t.assignments.is_empty() {
+                    state.create_topic(name, t.num_partitions, t.replication_factor, Vec::new(), configs, req.validate_only)
                 } else {
-                    manual_assignment(state, t)
-                };
-                state.create_topic(name, partitions, rf, configs, req.validate_only)
+                    manual_assignment(t).and_then(|a| state.create_topic(name, -1, -1, a, configs, req.validate_only))
+                }
             };
             match result {
                 Ok(meta) => {
                     r.topic_id = meta.id;
-                    r.num_partitions = meta.partitions;
-                    r.replication_factor = 1;
+                    r.num_partitions = meta.partition_count();
+                    r.replication_factor = meta.partitions.first().map_or(0, |p| p.replicas.len() as i16);
                     if version >= 5 {
                         r.configs = Some(
                             TOPIC_CONFIG_KEYS
@@ -68,16 +67,22 @@ pub fn handle(state: &Arc<BrokerState>, version: i16, req: &CreateTopicsRequest)
     CreateTopicsResponse::default().with_topics(topics)
 }
 
-/// Explicit replica assignments are accepted when they name only this broker, one replica per partition.
-fn manual_assignment(state: &BrokerState, t: &kafka_protocol::messages::create_topics_request::CreatableTopic) -> (i32, i16) {
-    let valid = t.num_partitions == -1
-        && t.replication_factor == -1
-        && t.assignments.iter().enumerate().all(|(i, a)| a.partition_index == i as i32)
-        && t.assignments.iter().all(|a| a.broker_ids.iter().all(|b| b.0 == state.node_id));
-    if !valid {
-        // create_topic reports this as an invalid replication factor / partition count.
-        return (if t.num_partitions == -1 { 0 } else { t.num_partitions }, 0);
+/// Explicit replica assignments (Kafka's rules): partition count and replication factor left at -1, one
+/// assignment per partition, numbered from 0. The controller checks the brokers they name.
+fn manual_assignment(t: &kafka_protocol::messages::create_topics_request::CreatableTopic) -> Result<Vec<Vec<i32>>, (ErrorCode, String)> {
+    let name = t.name.as_str();
+    if t.num_partitions != -1 || t.replication_factor != -1 {
+        return Err((
+            ErrorCode::InvalidRequest,
+            format!("topic '{name}': both numPartitions or replicationFactor and replicasAssignments were set"),
+        ));
     }
-    let rf = t.assignments.iter().map(|a| a.broker_ids.len()).max().unwrap_or(0) as i16;
-    (t.assignments.len() as i32, rf)
+    let mut assignments = Vec::with_capacity(t.assignments.len());
+    for (i, a) in t.assignments.iter().enumerate() {
+        if a.partition_index != i as i32 {
+            return Err((ErrorCode::InvalidReplicaAssignment, format!("topic '{name}': partitions must be numbered from 0 without gaps")));
+        }
+        assignments.push(a.broker_ids.iter().map(|b| b.0).collect());
+    }
+    Ok(assignments)
 }

@@ -1,4 +1,4 @@
-//! DescribeCluster: this broker is the whole cluster and its controller.
+//! DescribeCluster: the registered, unfenced brokers and the active controller, from the metadata image.
 
 use std::sync::Arc;
 
@@ -18,11 +18,22 @@ pub fn handle(state: &Arc<BrokerState>, req: &DescribeClusterRequest) -> Describ
         resp.error_message = Some(str_bytes("this broker has no separate controller endpoints"));
         return resp;
     }
-    resp.cluster_id = str_bytes(state.metadata().image().cluster_id.clone());
-    resp.controller_id = BrokerId(state.node_id);
-    resp.brokers = vec![DescribeClusterBroker::default()
-        .with_broker_id(BrokerId(state.node_id))
-        .with_host(str_bytes(state.advertised_host.clone()))
-        .with_port(state.advertised_port)];
+    let m = state.metadata();
+    let img = m.image();
+    resp.cluster_id = str_bytes(img.cluster_id.clone());
+    resp.controller_id = BrokerId(m.controller_id().unwrap_or(-1));
+    resp.brokers = img
+        .brokers
+        .values()
+        .filter(|b| !b.fenced)
+        .filter_map(|b| b.endpoint(&state.listener_name))
+        .map(|e| {
+            DescribeClusterBroker::default()
+                .with_broker_id(BrokerId(e.node_id))
+                .with_host(str_bytes(e.host))
+                .with_port(i32::from(e.port))
+                .with_rack(e.rack.map(str_bytes))
+        })
+        .collect();
     resp
 }

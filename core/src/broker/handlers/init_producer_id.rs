@@ -20,11 +20,13 @@ pub fn handle(state: &Arc<BrokerState>, req: &InitProducerIdRequest) -> InitProd
         // An idempotent producer recovering from a sequence error keeps its id with the next epoch.
         return resp.with_producer_id(ProducerId(pid)).with_producer_epoch(epoch + 1);
     }
-    match state.metadata().next_producer_id() {
+    match state.next_producer_id() {
         Ok(id) => resp.with_producer_id(ProducerId(id)).with_producer_epoch(0),
-        Err(e) => {
-            tracing::error!(error = %e, "could not persist a producer id block");
-            resp.with_error_code(ErrorCode::KafkaStorageError.code())
+        Err((code, msg)) => {
+            tracing::error!(error = ?code, "no producer id block: {msg}");
+            // Retriable for the client: the controller may be moving.
+            let code = if code == ErrorCode::KafkaStorageError { code } else { ErrorCode::CoordinatorNotAvailable };
+            resp.with_error_code(code.code())
         }
     }
 }

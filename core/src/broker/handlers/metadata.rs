@@ -1,4 +1,5 @@
-//! Metadata: brokers, topics and partitions, auto-creating topics that are asked for by name.
+//! Metadata: brokers, topics and partitions from the metadata image (leaders, replicas, ISR, leader epochs),
+//! auto-creating topics that are asked for by name.
 
 use std::sync::Arc;
 
@@ -7,17 +8,31 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, Topi
 
 use super::str_bytes;
 use crate::broker::state::{is_internal_topic, BrokerState};
-use crate::metadata::TopicMeta;
+use crate::metadata::{TopicMeta, NO_LEADER};
 use crate::protocol::ErrorCode;
 
 pub fn handle(state: &Arc<BrokerState>, version: i16, req: &MetadataRequest) -> MetadataResponse {
     let mut resp = MetadataResponse::default();
-    resp.brokers = vec![MetadataResponseBroker::default()
-        .with_node_id(BrokerId(state.node_id))
-        .with_host(str_bytes(state.advertised_host.clone()))
-        .with_port(state.advertised_port)];
-    resp.controller_id = BrokerId(state.node_id);
-    resp.cluster_id = Some(str_bytes(state.metadata().image().cluster_id.clone()));
+    {
+        let m = state.metadata();
+        let img = m.image();
+        // Kafka lists the unfenced brokers: those clients may be sent to.
+        resp.brokers = img
+            .brokers
+            .values()
+            .filter(|b| !b.fenced)
+            .filter_map(|b| b.endpoint(&state.listener_name))
+            .map(|e| {
+                MetadataResponseBroker::default()
+                    .with_node_id(BrokerId(e.node_id))
+                    .with_host(str_bytes(e.host))
+                    .with_port(i32::from(e.port))
+                    .with_rack(e.rack.map(str_bytes))
+            })
+            .collect();
+        resp.controller_id = BrokerId(m.controller_id().unwrap_or(-1));
+        resp.cluster_id = Some(str_bytes(img.cluster_id.clone()));
+    }
 
     // v0: an empty list means every topic; v1+: null means every topic.
     let all = match &req.topics {
@@ -54,15 +69,22 @@ pub fn handle(state: &Arc<BrokerState>, version: i16, req: &MetadataRequest) -> 
 }
 
 fn topic_entry(state: &BrokerState, t: &TopicMeta) -> MetadataResponseTopic {
-    let node = BrokerId(state.node_id);
-    let partitions = (0..t.partitions)
-        .map(|p| {
+    let fenced: Vec<i32> = state.metadata().image().brokers.values().filter(|b| b.fenced).map(|b| b.id).collect();
+    let ids = |v: &[i32]| v.iter().map(|&b| BrokerId(b)).collect::<Vec<_>>();
+    let partitions = t
+        .partitions
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let offline: Vec<i32> = p.replicas.iter().copied().filter(|r| fenced.contains(r)).collect();
             MetadataResponsePartition::default()
-                .with_partition_index(p)
-                .with_leader_id(node)
-                .with_leader_epoch(0)
-                .with_replica_nodes(vec![node])
-                .with_isr_nodes(vec![node])
+                .with_error_code(if p.leader == NO_LEADER { ErrorCode::LeaderNotAvailable.code() } else { 0 })
+                .with_partition_index(i as i32)
+                .with_leader_id(BrokerId(p.leader))
+                .with_leader_epoch(p.leader_epoch)
+                .with_replica_nodes(ids(&p.replicas))
+                .with_isr_nodes(ids(&p.isr))
+                .with_offline_replicas(ids(&offline))
         })
         .collect();
     MetadataResponseTopic::default()

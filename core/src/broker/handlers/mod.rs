@@ -1,7 +1,11 @@
 //! One module per API. `dispatch` routes a decoded request and encodes the answer.
 
+mod allocate_producer_ids;
 mod alter_configs;
+mod alter_partition;
 mod api_versions;
+mod broker_heartbeat;
+mod broker_registration;
 mod create_partitions;
 mod create_topics;
 mod delete_groups;
@@ -52,6 +56,12 @@ pub enum Outcome {
     Close(String),
 }
 
+/// The controller APIs are answered only by the active controller: NOT_CONTROLLER elsewhere, so that the
+/// sender looks the controller up again and retries there.
+fn not_controller(state: &BrokerState) -> Option<crate::protocol::ErrorCode> {
+    (state.metadata().controller_id() != Some(state.node_id)).then_some(crate::protocol::ErrorCode::NotController)
+}
+
 fn respond<R: Encodable + HeaderVersion>(req: &Request, body: &R) -> Outcome {
     match encode_response(req.correlation_id, req.version, body) {
         Ok(b) => Outcome::Respond(b),
@@ -64,6 +74,10 @@ pub async fn dispatch(state: &Arc<BrokerState>, req: Request, peer: std::net::So
     match &req.body {
         RequestKind::ApiVersions(_) => respond(&req, &api_versions::handle(v)),
         RequestKind::Metadata(r) => respond(&req, &metadata::handle(state, v, r)),
+        RequestKind::BrokerRegistration(r) => respond(&req, &broker_registration::handle(state, r)),
+        RequestKind::BrokerHeartbeat(r) => respond(&req, &broker_heartbeat::handle(state, r)),
+        RequestKind::AlterPartition(r) => respond(&req, &alter_partition::handle(state, v, r)),
+        RequestKind::AllocateProducerIds(r) => respond(&req, &allocate_producer_ids::handle(state, r)),
         RequestKind::Produce(_) => {
             let RequestKind::Produce(body) = req.body else { unreachable!() };
             let correlation_id = req.correlation_id;

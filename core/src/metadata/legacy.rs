@@ -1,11 +1,85 @@
-//! Binary encoding of metadata records: `[u32 len][u32 crc32c(payload)][payload]`, payload = type byte + fields.
+//! The metadata log of Streamlet before the cluster (`cluster-metadata.log`): its own records in
+//! `[u32 len][u32 crc32c(payload)][payload]` frames, payload = type byte + fields. Read once, on the first start
+//! of a data dir written by that version, and converted into Kafka's metadata records ([`convert`]); the encoder
+//! stays for the conversion's tests.
 
-use bytes::{Buf, BufMut};
+use bytes::Buf;
+#[cfg(test)]
+use bytes::BufMut;
 use uuid::Uuid;
 
-use super::image::{MetadataRecord, TopicMeta};
+use super::cluster::PartitionState;
+use super::image::{config_record, partition_record};
+use super::records::{self, RESOURCE_TOPIC};
 use crate::config::Props;
 
+pub const LEGACY_FILE: &str = "cluster-metadata.log";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicMeta {
+    pub name: String,
+    pub id: Uuid,
+    pub partitions: i32,
+    pub configs: Props,
+}
+
+/// One change to the cluster's metadata, as the single-broker version wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetadataRecord {
+    ClusterCreated { cluster_id: String },
+    TopicCreated(TopicMeta),
+    PartitionsIncreased { name: String, total: i32 },
+    TopicDeleted { name: String },
+    TopicConfigsSet { name: String, configs: Props },
+    /// Producer ids below `end` have been (or may have been) handed out: never reuse them.
+    ProducerIdBlock { end: i64 },
+}
+
+/// The cluster id and Kafka's records equivalent to a legacy log: every partition had this node as its only
+/// replica and leader.
+pub fn convert(legacy: &[MetadataRecord], node_id: i32) -> (Option<String>, Vec<records::MetadataRecord>) {
+    let mut cluster_id = None;
+    let mut topics: std::collections::BTreeMap<String, TopicMeta> = Default::default();
+    let mut pid_end = 0;
+    for r in legacy {
+        match r {
+            MetadataRecord::ClusterCreated { cluster_id: c } => cluster_id = Some(c.clone()),
+            MetadataRecord::TopicCreated(t) => {
+                topics.insert(t.name.clone(), t.clone());
+            }
+            MetadataRecord::PartitionsIncreased { name, total } => {
+                if let Some(t) = topics.get_mut(name) {
+                    t.partitions = t.partitions.max(*total);
+                }
+            }
+            MetadataRecord::TopicDeleted { name } => {
+                topics.remove(name);
+            }
+            MetadataRecord::TopicConfigsSet { name, configs } => {
+                if let Some(t) = topics.get_mut(name) {
+                    t.configs = configs.clone();
+                }
+            }
+            MetadataRecord::ProducerIdBlock { end } => pid_end = pid_end.max(*end),
+        }
+    }
+    let mut out = Vec::new();
+    for t in topics.values() {
+        out.push(records::TopicRecord { name: t.name.clone(), topic_id: t.id }.into());
+        for (k, v) in &t.configs {
+            out.push(config_record(RESOURCE_TOPIC, &t.name, k, Some(v)));
+        }
+        for p in 0..t.partitions {
+            out.push(partition_record(t.id, p, &PartitionState::single(node_id)));
+        }
+    }
+    if pid_end > 0 {
+        out.push(records::ProducerIdsRecord { broker_id: node_id, broker_epoch: -1, next_producer_id: pid_end }.into());
+    }
+    (cluster_id, out)
+}
+
+#[cfg(test)]
 fn put_str(out: &mut Vec<u8>, s: &str) {
     out.put_u32(s.len() as u32);
     out.put_slice(s.as_bytes());
@@ -24,6 +98,7 @@ fn get_str(buf: &mut &[u8]) -> Option<String> {
     Some(s)
 }
 
+#[cfg(test)]
 fn put_props(out: &mut Vec<u8>, props: &Props) {
     out.put_u32(props.len() as u32);
     for (k, v) in props {
@@ -45,6 +120,7 @@ fn get_props(buf: &mut &[u8]) -> Option<Props> {
     Some(props)
 }
 
+#[cfg(test)]
 pub fn encode(record: &MetadataRecord) -> Vec<u8> {
     let mut p = Vec::with_capacity(64);
     match record {
