@@ -59,7 +59,8 @@ def consumer_config(bootstrap: str, group: str) -> dict:
 class Workload:
     def __init__(self, args):
         self.a = args
-        self.h = HistoryWriter(Path(args.history), op_prefix="w")
+        # Op ids must be unique across the history files of a run: "w" for the workload, "d" for the drain.
+        self.h = HistoryWriter(Path(args.history), op_prefix="w" if args.mode == "run" else "d")
         self.stop = threading.Event()
         self.rng = random.Random(args.seed)
         self.values = iter(range(1, 1 << 62))  # unique across the run (one workload process per run)
@@ -108,11 +109,11 @@ class Workload:
                                  error=repr(e))  # never handed to the client: definitely not sent
                 p.poll(0)
                 next_at += period
-                delay = next_at - time.monotonic()
-                if delay > 0:
+                if next_at < time.monotonic():
+                    next_at = time.monotonic()  # behind (a stall): no burst to catch up
+                # poll() returns early whenever it serves a callback, so loop until the send is due.
+                while (delay := next_at - time.monotonic()) > 0 and not self.stop.is_set():
                     p.poll(delay)
-                else:
-                    next_at = time.monotonic()
             # Sends still in flight get their answer (or their timeout) before this producer goes away.
             p.flush(self.a.flush_timeout)
             if fatal.is_set():
