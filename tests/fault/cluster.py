@@ -45,6 +45,7 @@ FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 # started from a short-lived thread would be SIGKILLed the moment that thread ended.
 _LAUNCHER = ThreadPoolExecutor(max_workers=16, thread_name_prefix="node-launcher")
 CLIENT = "client"
+DEPS_OK = bool(list((kafka_broker.DEPS / "lib").glob("kafka_2.13-*.jar")))
 
 
 def streamlet_binary() -> str:

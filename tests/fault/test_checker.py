@@ -93,6 +93,16 @@ def test_lost_write():
     assert any(e["f"] == "send" and e["type"] == "ok" and e["value"]["value"] == 2 for e in inst["excerpt"])
 
 
+def test_send_acknowledged_without_offset_counts_when_read_and_when_lost():
+    h = clean()
+    h.send("p0", 1, 9, None)
+    h.poll("a0", [(1, 1, 9)])
+    assert check(h.events)["valid"]
+    h = clean()
+    h.send("p0", 1, 9, None)
+    only(check(h.events), "lost-write")
+
+
 def test_lost_write_when_log_ends_before_the_acknowledged_offset():
     h = H()
     h.send("p0", 0, 1, 0)
