@@ -253,7 +253,16 @@ class Schedule:
         self.log = open(log, "a", buffering=1)
         self.quiet, self.hold, self.combine = quiet, hold, combine
         self.windows: list[dict] = []
+        self._deck: list[str] = []
         self.stopped = threading.Event()
+
+    def _deal(self) -> str:
+        """Nemeses come from a shuffled deck, reshuffled when empty: every one is used once before any is used
+        twice, so even a short run exercises all it names."""
+        if not self._deck:
+            self._deck = list(self.nemeses)
+            self.rng.shuffle(self._deck)
+        return self._deck.pop()
 
     def _record(self, ev: dict) -> None:
         self.log.write(json.dumps(ev) + "\n")
@@ -264,7 +273,12 @@ class Schedule:
             if self.stopped.wait(self.rng.uniform(*self.quiet)) or time.monotonic() >= end:
                 break
             k = 2 if len(self.nemeses) > 1 and self.rng.random() < self.combine else 1
-            chosen = [make(n, self.c, self.rng, self.topic) for n in self.rng.sample(self.nemeses, k)]
+            names: list[str] = []
+            while len(names) < k:
+                n = self._deal()
+                if n not in names:
+                    names.append(n)
+            chosen = [make(n, self.c, self.rng, self.topic) for n in names]
             hold = self.rng.uniform(*self.hold)
             active = []
             for nem in chosen:
