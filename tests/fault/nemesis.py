@@ -250,7 +250,7 @@ class Schedule:
         self.nemeses = nemeses
         self.rng = random.Random(seed)
         self.topic = topic
-        self.log = open(log, "a", buffering=1)
+        self.log = open(log, "w", buffering=1)
         self.quiet, self.hold, self.combine = quiet, hold, combine
         self.windows: list[dict] = []
         self._deck: list[str] = []
@@ -308,10 +308,17 @@ class Schedule:
             n.resume()
             n.skew(0)
         DiskFull(self.c, self.rng, self.topic).stop()
+        failed = []
         for n in self.c.nodes:
             if not n.running():
-                n.start()
-        self._record({"time": time.monotonic_ns(), "nemesis": "heal-all", "phase": "stop"})
+                try:
+                    n.start()
+                except Exception as e:  # noqa: BLE001 - the others still get started; reported below
+                    failed.append(f"{n.name}: {e!r}"[:2000])
+        self._record({"time": time.monotonic_ns(), "nemesis": "heal-all", "phase": "stop",
+                      **({"error": failed} if failed else {})})
+        if failed:
+            raise RuntimeError("nodes that did not restart after healing: " + "; ".join(failed))
 
     def close(self) -> None:
         self.log.close()

@@ -51,7 +51,9 @@ def create_topic(cluster: Cluster, partitions: int) -> None:
 def run(target: str, nodes: int, nemeses: list[str], seed: int, duration: float, run_dir: Path,
         partitions: int = 4, rate: float = 100.0, settle: float = 10.0, disk_mb: int | None = None,
         faketime: bool | None = None) -> dict:
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if run_dir.exists():
+        shutil.rmtree(run_dir)  # a history must be one run's: never append to an older one
+    run_dir.mkdir(parents=True)
     # libfaketime stops a JVM KRaft quorum from forming here (see README): the clock nemesis is Streamlet's.
     if faketime is None:
         faketime = "clock" in nemeses
@@ -78,8 +80,13 @@ def run(target: str, nodes: int, nemeses: list[str], seed: int, duration: float,
                 env=env, stdout=wlog, stderr=subprocess.STDOUT, preexec_fn=kafka_broker._die_with_parent)
         schedule = nemesis.Schedule(cluster, nemeses, seed, TOPIC, run_dir / "nemesis.jsonl")
         windows = schedule.run(duration) if nemeses else []
-        schedule.heal_all()
-        cluster.wait_healthy(TOPIC, partitions, timeout=180)
+        # A node that cannot come back is a finding, not a harness failure: record it, drain what serves.
+        recovery_error = None
+        try:
+            schedule.heal_all()
+            cluster.wait_healthy(TOPIC, partitions, timeout=180)
+        except Exception as e:  # noqa: BLE001
+            recovery_error = repr(e)[:4000]
         try:
             workload.wait(timeout=settle + 120)
         except subprocess.TimeoutExpired:
@@ -88,7 +95,7 @@ def run(target: str, nodes: int, nemeses: list[str], seed: int, duration: float,
         with open(run_dir / "workload.log", "ab") as wlog:
             drain = subprocess.run(
                 [sys.executable, str(HERE / "workload.py"), "drain", *common, "--history", str(run_dir / "drain.jsonl"),
-                 "--timeout", "120"],
+                 "--timeout", "120" if recovery_error is None else "30"],
                 env=env, stdout=wlog, stderr=subprocess.STDOUT, timeout=200, preexec_fn=kafka_broker._die_with_parent)
         events = history.read(run_dir / "history.jsonl", run_dir / "drain.jsonl")
         result = checker.check(events)
@@ -96,6 +103,10 @@ def run(target: str, nodes: int, nemeses: list[str], seed: int, duration: float,
         result["windows"] = windows
         result["faults"] = sorted({w["nemesis"] for w in windows})
         result["drain_exit"] = drain.returncode
+        if recovery_error is not None:
+            result["recovery_error"] = recovery_error
+            if result["verdict"] == "valid":
+                result["verdict"], result["valid"] = "unknown", False
         (run_dir / "result.json").write_text(json.dumps(result, indent=1))
         plot(events, windows, run_dir / "plot.png",
              f"{target} x{nodes}, seed {seed}: {result['verdict']} {result['anomaly_counts'] or ''}")
@@ -120,6 +131,8 @@ def summary(result: dict) -> str:
     lines = [f"verdict: {result['verdict']}", f"anomalies: {result['anomaly_counts'] or 'none'}",
              f"faults: {', '.join(result.get('faults', [])) or 'none'}", f"stats: {result['stats']}",
              f"drain: {result['drain']}"]
+    if result.get("recovery_error"):
+        lines.append(f"recovery after healing failed: {result['recovery_error'][:1500]}")
     for name, insts in result["anomalies"].items():
         lines.append(f"--- {name} ({result['anomaly_counts'][name]}) ---")
         for inst in insts[:3]:
