@@ -16,14 +16,12 @@ from __future__ import annotations
 import base64
 import os
 import re
-import shutil
 import signal
 import stat
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path

@@ -112,7 +112,7 @@ class Partition(Nemesis):
             return [(x, y) for x in a for y in b] + [(y, x) for x in a for y in b]
         if self.shape == "bridge":
             # Two sides that cannot talk, and one node that talks to both (Jepsen's bridge).
-            bridge, rest = names[0], names[1:]
+            rest = names[1:]  # names[0] is the bridge: no cut touches it
             k = len(rest) // 2
             a, b = rest[:k], rest[k:]
             return [(x, y) for x in a for y in b] + [(y, x) for x in a for y in b]

@@ -19,7 +19,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -78,6 +77,10 @@ def run(target: str, nodes: int, nemeses: list[str], seed: int, duration: float,
                 [sys.executable, str(HERE / "workload.py"), "run", *common, "--history", str(run_dir / "history.jsonl"),
                  "--duration", str(duration + settle), "--rate", str(rate), "--seed", str(seed)],
                 env=env, stdout=wlog, stderr=subprocess.STDOUT, preexec_fn=kafka_broker._die_with_parent)
+        # Faults start once the workload is running (its first event), not while its interpreter boots.
+        hist = run_dir / "history.jsonl"
+        kafka_broker.wait_for(lambda: hist.exists() and hist.stat().st_size > 0, 60, "the workload's first event",
+                              proc=workload, log=run_dir / "workload.log")
         schedule = nemesis.Schedule(cluster, nemeses, seed, TOPIC, run_dir / "nemesis.jsonl")
         windows = schedule.run(duration) if nemeses else []
         # A node that cannot come back is a finding, not a harness failure: record it, drain what serves.
