@@ -85,14 +85,14 @@ class Checker:
                     # answered DUPLICATE_SEQUENCE_NUMBER): acknowledged, position unknown.
                     if o is not None:
                         self.at_offset[(p, o)].setdefault(val, ev)
-                        self.offsets_of[val].setdefault((p, o), ev)
+                        self.offsets_of[val].setdefault((p, o), {}).setdefault("ack", ev)
                     else:
                         self.stats["send-ok-without-offset"] += 1
             elif f == "poll" and t == "ok":
                 for p, o, val in v["msgs"]:
                     self.stats["records-read"] += 1
                     self.at_offset[(p, o)].setdefault(val, ev)
-                    self.offsets_of[val].setdefault((p, o), ev)
+                    self.offsets_of[val].setdefault((p, o), {}).setdefault("read", ev)
                     self.read_values.setdefault(val, ev)
                     self.max_read[p] = max(self.max_read[p], o)
             elif f == "drain" and t in ("ok", "fail"):
@@ -133,10 +133,11 @@ class Checker:
                          [_slim(ev, (p, {o}, set())) for ev in vals.values()])
         for val, where in sorted(self.offsets_of.items()):
             if len(where) > 1:
-                p0 = next(iter(where))[0]
+                # The send (invocation and acknowledgement) and the first read at each offset.
+                evs = [_slim(ev, (p, {o}, {val})) for (p, o), kinds in where.items() for ev in kinds.values()]
+                acks = [ev for kinds in where.values() for k, ev in kinds.items() if k == "ack"]
                 self.add("duplicate", f"value {val} at {sorted(where)} (partition, offset)",
-                         [_slim(ev, (p, {o}, {val})) for (p, o), ev in where.items()] +
-                         ([] if p0 is None else []))
+                         [self.invoke_of(a) for a in acks] + evs)
 
     def check_nonmonotonic_send(self) -> None:
         last: dict[tuple[str, int], tuple[int, dict]] = {}
