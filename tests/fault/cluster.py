@@ -365,10 +365,9 @@ class Cluster:
         """Cluster metadata read directly (not through the proxies): the harness is Jepsen's control node."""
         from confluent_kafka.admin import AdminClient
 
-        live = [n for n in self.nodes if n.running()]
-        if not live:
+        if not any(n.running() for n in self.nodes):
             return None
-        admin = AdminClient({"bootstrap.servers": ",".join(f"127.0.0.1:{n.endpoints['broker']}" for n in live),
+        admin = AdminClient({"bootstrap.servers": self.control_bootstrap(),
                              "socket.timeout.ms": int(timeout * 1000)})
         return admin.list_topics(topic=topic, timeout=timeout)
 
@@ -382,20 +381,26 @@ class Cluster:
         ids = {p.leader for p in md.topics[topic].partitions.values() if p.leader >= 0}
         return [n for n in self.nodes if n.node_id in ids]
 
+    def control_bootstrap(self) -> str:
+        """The live nodes' real addresses, for the harness's own (control-plane) admin calls."""
+        return ",".join(f"127.0.0.1:{n.endpoints['broker']}" for n in self.nodes if n.running())
+
+    def kafka_tool(self, main_class: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        """Run one of Kafka's command-line tools (from tests/interop's jars) against the live nodes."""
+        cmd = ["java", "-Xmx128m", "-cp", kafka_broker.CLASSPATH, main_class,
+               "--bootstrap-server", self.control_bootstrap(), *args]
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            return subprocess.CompletedProcess(cmd, 124, e.stdout or "", f"timed out after {timeout}s")
+
     def active_controller(self) -> Node | None:
         """The quorum leader, from Kafka's own kafka-metadata-quorum tool (it reads Streamlet's too)."""
         if len(self.nodes) == 1:
             return self.nodes[0]
-        live = [n for n in self.nodes if n.running()]
-        if not live:
+        if not any(n.running() for n in self.nodes):
             return None
-        cmd = ["java", "-Xmx128m", "-cp", kafka_broker.CLASSPATH, "org.apache.kafka.tools.MetadataQuorumCommand",
-               "--bootstrap-server", ",".join(f"127.0.0.1:{n.endpoints['broker']}" for n in live),
-               "describe", "--status"]
-        try:
-            out = subprocess.run(cmd, capture_output=True, text=True, timeout=40)
-        except subprocess.TimeoutExpired:
-            return None
+        out = self.kafka_tool("org.apache.kafka.tools.MetadataQuorumCommand", "describe", "--status", timeout=40)
         m = re.search(r"LeaderId:\s*(\d+)", out.stdout)
         if not m:
             return None

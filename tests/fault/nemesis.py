@@ -10,6 +10,7 @@ as the history's, so the checker's excerpts and the plots line up with them.
     clock                                          wall-clock skew via libfaketime (only where it is preloaded)
     disk-full                                      fill a node's size-limited tmpfs data dir, free it after
     rolling-restart                                SIGTERM each node in turn, restart, wait until it serves
+    reassign                                       new replica lists for every partition, preferred election
 """
 from __future__ import annotations
 
@@ -209,6 +210,52 @@ class RollingRestart(Nemesis):
         pass
 
 
+class Reassign(Nemesis):
+    """Partition reassignment and leader election under load, with Kafka's own tools (they speak the protocol,
+    so issue 12's Streamlet cluster is driven the same way): every partition of the topic gets a new replica
+    list (a new order for RF = nodes, new replicas on bigger clusters), then a preferred-leader election moves
+    leadership to the new first replica."""
+    name = "reassign"
+
+    def start(self):
+        from confluent_kafka import ElectionType, TopicPartition
+
+        md = self.c.admin_metadata(self.topic)
+        if md is None or self.topic not in md.topics:
+            return {"error": "no metadata"}
+        ids = [n.node_id for n in self.c.nodes]
+        plan = []
+        for p, pm in sorted(md.topics[self.topic].partitions.items()):
+            rf = len(pm.replicas)
+            replicas = self.rng.sample(ids, rf)
+            if replicas == list(pm.replicas):
+                replicas = replicas[1:] + replicas[:1]
+            plan.append({"topic": self.topic, "partition": p, "replicas": replicas})
+        path = self.c.workdir / f"reassign-{time.monotonic_ns()}.json"
+        path.write_text(json.dumps({"version": 1, "partitions": plan}))
+        out = self.c.kafka_tool("org.apache.kafka.tools.reassign.ReassignPartitionsCommand",
+                                "--reassignment-json-file", str(path), "--execute")
+        detail = {"plan": {x["partition"]: x["replicas"] for x in plan}, "reassign_exit": out.returncode}
+        if out.returncode != 0:
+            detail["error"] = out.stdout[-500:] + out.stderr[-500:]
+            return detail
+        # Leadership follows once the new first replica is in the ISR; ask for it (errors such as
+        # ELECTION_NOT_NEEDED or PREFERRED_LEADER_NOT_AVAILABLE are part of life under faults).
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": self.c.control_bootstrap()})
+        try:
+            res = admin.elect_leaders(ElectionType.PREFERRED,
+                                      [TopicPartition(self.topic, x["partition"]) for x in plan]).result(timeout=30)
+            detail["elected"] = {tp.partition: (str(err.name()) if err else "ok") for tp, err in res.items()}
+        except Exception as e:  # noqa: BLE001
+            detail["elected"] = repr(e)[:300]
+        return detail
+
+    def stop(self):
+        pass
+
+
 def make(name: str, cluster: Cluster, rng: random.Random, topic: str) -> Nemesis:
     kind, _, arg = name.partition("-")
     if kind == "kill":
@@ -217,7 +264,8 @@ def make(name: str, cluster: Cluster, rng: random.Random, topic: str) -> Nemesis
         return Pause(cluster, rng, topic, how=arg)
     if kind == "partition":
         return Partition(cluster, rng, topic, shape=arg)
-    simple = {"delay": Delay, "clock": Clock, "disk-full": DiskFull, "rolling-restart": RollingRestart}
+    simple = {"delay": Delay, "clock": Clock, "disk-full": DiskFull, "rolling-restart": RollingRestart,
+              "reassign": Reassign}
     if name in simple:
         return simple[name](cluster, rng, topic)
     raise ValueError(f"unknown nemesis {name!r}")
@@ -229,7 +277,7 @@ def available(target: str, nodes: int, faketime: bool, disk: bool) -> list[str]:
     names = ["kill-random", "pause-random", "delay", "rolling-restart"]
     if nodes > 1:
         names += ["kill-leaders", "kill-controller", "pause-leaders", "partition-isolate", "partition-halves",
-                  "partition-one-way", "partition-bridge"]
+                  "partition-one-way", "partition-bridge", "reassign"]
     else:
         names.append("partition-client")
     if faketime:
