@@ -18,9 +18,10 @@ from proxy import Network
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to mount a tmpfs")
 @pytest.mark.skipif(not Path(streamlet_binary()).exists(), reason="no streamlet binary")
 @pytest.mark.xfail(strict=True, raises=BrokerError,
-                   reason="Streamlet: recovery after SIGKILL writes every segment's whole preallocated index and "
-                          "time index (10 MiB each), so a broker with 4 partitions cannot restart on a 64 MiB "
-                          "filesystem holding 36 KiB of data: it dies with SIGBUS, without a log line")
+                   reason="Streamlet: recovery after SIGKILL reads through each segment's whole preallocated "
+                          "index and time index (10 MiB each) via shared mappings; on tmpfs every such read fault "
+                          "allocates a page, so a broker with 4 partitions cannot restart on a 64 MiB tmpfs "
+                          "holding 36 KiB of data: it dies with SIGBUS, without a log line")
 def test_streamlet_restarts_after_sigkill_on_a_small_filesystem(tmp_path):
     net = Network()
     cluster = Cluster("streamlet", 1, tmp_path, net, NodeOptions(disk_mb=64))
