@@ -357,6 +357,12 @@ class Schedule:
             n.skew(0)
         DiskFull(self.c, self.rng, self.topic).stop()
         failed = []
+        # A node found dead here died of something other than a nemesis that restarts it: say how.
+        died = {n.name: n.broker.proc.returncode for n in self.c.nodes
+                if not n.running() and n.broker is not None and n.broker.proc is not None}
+        if died:
+            self._record({"time": time.monotonic_ns(), "nemesis": "heal-all", "phase": "found-dead",
+                          "exit_status": died})
         for n in self.c.nodes:
             if not n.running():
                 try:
