@@ -13,6 +13,7 @@ start, reading until it reaches the high watermark it fetched first; its last ev
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import signal
 import sys
@@ -27,7 +28,9 @@ from history import HistoryWriter
 
 
 def producer_config(bootstrap: str) -> dict:
-    return {
+    # FAULT_RDKAFKA_DEBUG=eos (etc.) puts librdkafka's own debug log into workload.log, to explain an anomaly.
+    debug = {"debug": os.environ["FAULT_RDKAFKA_DEBUG"]} if os.environ.get("FAULT_RDKAFKA_DEBUG") else {}
+    return {**debug,
         "bootstrap.servers": bootstrap,
         "enable.idempotence": True,
         "acks": "all",
