@@ -352,14 +352,21 @@ class Cluster:
         return netmap.env_for(self.client_netmap)
 
     def start(self) -> None:
-        # In parallel: a KRaft node does not serve Metadata before a quorum of voters is up.
-        futures = [_LAUNCHER.submit(n._start) for n in self.nodes]
-        for f in futures:
-            f.result()
+        errors = self.start_nodes(self.nodes)
+        if errors:
+            raise errors[0][1]
 
-    def restart(self, node: Node) -> None:
-        if not node.running():
-            node.start()
+    def start_nodes(self, nodes: list[Node]) -> list[tuple[Node, BaseException]]:
+        """Start the given nodes together (a KRaft node does not serve before a quorum of voters is up, so
+        several dead voters must come back at once); returns the nodes that failed, with why."""
+        futures = [(n, _LAUNCHER.submit(n._start)) for n in nodes if not n.running()]
+        errors = []
+        for n, f in futures:
+            try:
+                f.result()
+            except BaseException as e:  # noqa: BLE001 - reported to the caller
+                errors.append((n, e))
+        return errors
 
     def admin_metadata(self, topic: str | None = None, timeout: float = 5.0):
         """Cluster metadata read directly (not through the proxies): the harness is Jepsen's control node."""
@@ -408,9 +415,9 @@ class Cluster:
 
     def wait_healthy(self, topic: str, partitions: int, timeout: float = 120.0) -> None:
         """Every node up and every partition of `topic` with a leader (after the nemesis healed everything)."""
-        for n in self.nodes:
-            if not n.running():
-                n.start()
+        errors = self.start_nodes(self.nodes)
+        if errors:
+            raise errors[0][1]
 
         def ok():
             md = self.admin_metadata(topic)

@@ -66,9 +66,9 @@ class Kill(Nemesis):
         return {"nodes": [n.name for n in self.victims]}
 
     def stop(self):
-        for n in self.victims:
-            if not n.running():
-                n.start()
+        errors = self.c.start_nodes(self.victims)
+        if errors:
+            raise errors[0][1]
 
 
 class Pause(Nemesis):
@@ -363,12 +363,8 @@ class Schedule:
         if died:
             self._record({"time": time.monotonic_ns(), "nemesis": "heal-all", "phase": "found-dead",
                           "exit_status": died})
-        for n in self.c.nodes:
-            if not n.running():
-                try:
-                    n.start()
-                except Exception as e:  # noqa: BLE001 - the others still get started; reported below
-                    failed.append(f"{n.name}: {e!r}"[:2000])
+        for n, e in self.c.start_nodes(self.c.nodes):
+            failed.append(f"{n.name}: {e!r}"[:2000])
         self._record({"time": time.monotonic_ns(), "nemesis": "heal-all", "phase": "stop",
                       **({"error": failed} if failed else {})})
         if failed:
