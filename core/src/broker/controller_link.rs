@@ -37,7 +37,14 @@ impl ControllerChannel for LocalControllerChannel {
             let state = state.upgrade().ok_or(ErrorCode::BrokerNotAvailable)?;
             let answer = tokio::task::spawn_blocking(move || -> Result<PartitionState, ErrorCode> {
                 let epoch = state.metadata().broker_epoch.ok_or(ErrorCode::BrokerNotAvailable)?;
-                state.submit(|c, img, _| c.alter_partition(img, epoch, &proposal)).map_err(|(code, _)| code)?
+                if state.metadata().is_active_controller() {
+                    return state.submit(|c, img, _| c.alter_partition(img, epoch, &proposal)).map_err(|(code, _)| code)?;
+                }
+                // The active controller is another node: Kafka's AlterPartition to its broker listener.
+                remote::alter_partition(&state, epoch, &proposal).map_err(|(code, why)| {
+                    tracing::debug!(topic = %proposal.topic, partition = proposal.partition, error = ?code, "AlterPartition: {why}");
+                    code
+                })
             })
             .await;
             answer.unwrap_or(Err(ErrorCode::UnknownServerError))
@@ -162,7 +169,8 @@ mod remote {
 
     use bytes::Bytes;
     use kafka_protocol::messages::{
-        broker_registration_request::Listener, AllocateProducerIdsRequest, AllocateProducerIdsResponse, ApiKey, BrokerHeartbeatRequest, BrokerHeartbeatResponse, BrokerId,
+        broker_registration_request::Listener, AllocateProducerIdsRequest, AllocateProducerIdsResponse, AlterPartitionRequest,
+        AlterPartitionResponse, ApiKey, BrokerHeartbeatRequest, BrokerHeartbeatResponse, BrokerId,
         BrokerRegistrationRequest, BrokerRegistrationResponse, ResponseHeader,
     };
     use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
@@ -171,6 +179,7 @@ mod remote {
     use crate::broker::state::BrokerState;
     use crate::metadata::controller::{Heartbeat, HeartbeatReply};
     use crate::metadata::records::BrokerEndpoint;
+    use crate::metadata::{IsrProposal, PartitionState};
     use crate::protocol::codec::encode_request;
     use crate::protocol::ErrorCode;
 
@@ -245,6 +254,39 @@ mod remote {
             Some(e) => Err(e),
             None => Ok((resp.producer_id_start.0, resp.producer_id_len)),
         }
+    }
+
+    /// One partition's ISR proposal (AlterPartition v2: the new ISR as broker ids, the topic by id).
+    pub fn alter_partition(state: &BrokerState, broker_epoch: i64, p: &IsrProposal) -> Result<PartitionState, Failure> {
+        use kafka_protocol::messages::alter_partition_request::{PartitionData, TopicData};
+        let req = AlterPartitionRequest::default().with_broker_id(BrokerId(state.node_id)).with_broker_epoch(broker_epoch).with_topics(vec![
+            TopicData::default().with_topic_id(p.topic_id).with_partitions(vec![PartitionData::default()
+                .with_partition_index(p.partition)
+                .with_leader_epoch(p.leader_epoch)
+                .with_partition_epoch(p.partition_epoch)
+                .with_new_isr(p.new_isr.iter().map(|&b| BrokerId(b)).collect())]),
+        ]);
+        let resp: AlterPartitionResponse = call(state, ApiKey::AlterPartition, 2, &req)?;
+        if let Some(e) = error(resp.error_code) {
+            return Err(e);
+        }
+        let part = resp.topics.iter().flat_map(|t| &t.partitions).find(|x| x.partition_index == p.partition);
+        let part = part.ok_or_else(|| (ErrorCode::UnknownServerError, "the controller's answer names no partition".to_string()))?;
+        if let Some(e) = error(part.error_code) {
+            return Err(e);
+        }
+        // The answer carries leader, epochs and ISR; replicas and reassignment state are unchanged by an ISR change.
+        let current = state.metadata().image().partition(&p.topic, p.partition).cloned();
+        let (replicas, adding, removing) = current.map_or((Vec::new(), Vec::new(), Vec::new()), |c| (c.replicas, c.adding_replicas, c.removing_replicas));
+        Ok(PartitionState {
+            replicas,
+            isr: part.isr.iter().map(|b| b.0).collect(),
+            leader: part.leader_id.0,
+            leader_epoch: part.leader_epoch,
+            partition_epoch: part.partition_epoch,
+            adding_replicas: adding,
+            removing_replicas: removing,
+        })
     }
 
     pub fn heartbeat(state: &BrokerState, hb: Heartbeat) -> Result<HeartbeatReply, Failure> {
