@@ -291,6 +291,9 @@ class StreamletClusterNode(Node):
 
     def configure(self, nodes: list[Node], cluster_id: str) -> None:
         props = cluster_properties(self, nodes, self.dir / "data")
+        # Kafka's nodes get the cluster id from `kafka-storage format -t`; Streamlet formats on first start and
+        # takes the shared id from `cluster.id`.
+        props["cluster.id"] = cluster_id
         cfg = self.dir / "server.properties"
         cfg.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         wrapper = _wrapper(self.dir / "streamlet.sh", self.env_prefix(), streamlet_binary(), ["--config", str(cfg)])
