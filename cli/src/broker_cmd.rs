@@ -54,22 +54,12 @@ pub fn run(args: BrokerArgs) -> i32 {
     }
     let broker = match builder.configs(props).start() {
         Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: {e}");
-            // An invalid setting is bad usage (2, as the README promises); anything else is a failure to start.
-            return if matches!(e, streamlet::broker::BrokerError::Config(_)) { 2 } else { 1 };
-        }
+        Err(e) => return crate::common::start_failure(&e),
     };
+    let signals = crate::common::TerminationSignals::install();
     println!("listening on {}", broker.local_addr());
     let _ = std::io::stdout().flush();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("signal runtime");
-    rt.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    });
+    signals.wait();
     tracing::info!("shutting down");
     broker.shutdown();
     0

@@ -39,21 +39,12 @@ pub fn run(args: ClusterArgs) -> i32 {
     }
     let mut cluster = match builder.start() {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 1;
-        }
+        Err(e) => return crate::common::start_failure(&e),
     };
+    let signals = crate::common::TerminationSignals::install();
     println!("bootstrap.servers={}", cluster.bootstrap_servers());
     let _ = std::io::stdout().flush();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("signal runtime");
-    rt.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    });
+    signals.wait();
     tracing::info!("shutting down");
     for i in 0..args.brokers {
         cluster.stop(i);

@@ -214,6 +214,42 @@ pub fn on_signal(f: impl FnOnce() + Send + 'static) {
     let _ = ready_rx.recv();
 }
 
+/// SIGINT and SIGTERM caught, so that `wait` can block until one comes: how `streamlet broker` and
+/// `streamlet cluster` wait to shut down. Installed before they print their address, so that a signal sent as soon
+/// as the address appears (by a test or a service manager) shuts down cleanly instead of killing the process.
+pub struct TerminationSignals {
+    rt: tokio::runtime::Runtime,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl TerminationSignals {
+    pub fn install() -> Self {
+        use tokio::signal::unix::{signal, SignalKind};
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("signal runtime");
+        let (term, int) = rt.block_on(async {
+            (signal(SignalKind::terminate()).expect("SIGTERM handler"), signal(SignalKind::interrupt()).expect("SIGINT handler"))
+        });
+        TerminationSignals { rt, term, int }
+    }
+
+    pub fn wait(mut self) {
+        self.rt.block_on(async {
+            tokio::select! {
+                _ = self.int.recv() => {}
+                _ = self.term.recv() => {}
+            }
+        });
+    }
+}
+
+/// Exit status for a broker or cluster that failed to start: an invalid setting is bad usage (2, as the README
+/// promises); anything else is a failure (1).
+pub fn start_failure(e: &streamlet::broker::BrokerError) -> i32 {
+    eprintln!("error: {e}");
+    if matches!(e, streamlet::broker::BrokerError::Config(_)) { 2 } else { 1 }
+}
+
 /// A flag set on SIGINT/SIGTERM, for tools whose loop stops and cleans up.
 pub fn stop_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

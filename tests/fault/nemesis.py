@@ -165,6 +165,20 @@ class Clock(Nemesis):
             n.skew(0)
 
 
+def fill_to_the_last_byte(path: Path) -> None:
+    """Fills the file system holding `path` with a balloon file there: fallocate as much as it has, then top up
+    with writes until ENOSPC."""
+    st = os.statvfs(path.parent)
+    try:
+        with open(path, "wb") as f:
+            os.posix_fallocate(f.fileno(), 0, max(0, st.f_bavail * st.f_frsize - 4096))
+            while True:
+                f.write(b"\0" * 4096)
+                f.flush()
+    except OSError:
+        pass  # ENOSPC: full
+
+
 class DiskFull(Nemesis):
     name = "disk-full"
     BALLOON = ".fault-balloon"
@@ -173,17 +187,7 @@ class DiskFull(Nemesis):
         victims = [n for n in self.c.nodes if n.mounted is not None]
         victims = self.rng.sample(victims, k=1) if victims else []
         for n in victims:
-            # Fill to the last byte: fallocate as much as the tmpfs has, then top up with writes.
-            path = n.mounted / self.BALLOON
-            st = os.statvfs(n.mounted)
-            try:
-                with open(path, "wb") as f:
-                    os.posix_fallocate(f.fileno(), 0, max(0, st.f_bavail * st.f_frsize - 4096))
-                    while True:
-                        f.write(b"\0" * 4096)
-                        f.flush()
-            except OSError:
-                pass  # ENOSPC: full
+            fill_to_the_last_byte(n.mounted / self.BALLOON)
         return {"nodes": [n.name for n in victims]}
 
     def stop(self):

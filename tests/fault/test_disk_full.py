@@ -15,6 +15,7 @@ import pytest
 
 import run as fault_run
 from cluster import Cluster, NodeOptions, streamlet_binary
+from nemesis import fill_to_the_last_byte
 from proxy import Network
 
 
@@ -43,21 +44,6 @@ def test_streamlet_restarts_after_sigkill_on_a_small_filesystem(tmp_path):
         net.close()
 
 
-def _fill(directory: Path) -> Path:
-    """Fills the filesystem to the last byte with a balloon file, as the disk-full nemesis does."""
-    path = directory / ".balloon"
-    st = os.statvfs(directory)
-    try:
-        with open(path, "wb") as f:
-            os.posix_fallocate(f.fileno(), 0, max(0, st.f_bavail * st.f_frsize - 4096))
-            while True:
-                f.write(b"\0" * 4096)
-                f.flush()
-    except OSError:
-        pass
-    return path
-
-
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to mount a tmpfs")
 @pytest.mark.skipif(not Path(streamlet_binary()).exists(), reason="no streamlet binary")
 def test_streamlet_keeps_serving_through_a_full_filesystem(tmp_path):
@@ -79,7 +65,8 @@ def test_streamlet_keeps_serving_through_a_full_filesystem(tmp_path):
             if err is None:
                 acked.append((msg.partition(), msg.offset()))
 
-        balloon = _fill(node.mounted)
+        balloon = node.mounted / ".balloon"
+        fill_to_the_last_byte(balloon)
         # Not idempotent: an idempotent producer needs a producer id, and allocating one writes the metadata log.
         # Once (not reproduced since) InitProducerId kept failing with KAFKA_STORAGE_ERROR after the disk had room
         # again; until that is understood this test checks the data path only.

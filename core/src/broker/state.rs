@@ -80,6 +80,13 @@ impl BrokerState {
         self.logs.write_high_watermarks(&hws)
     }
 
+    /// The unfenced brokers' endpoints on this broker's listener: those Metadata and DescribeCluster send clients to
+    /// (Kafka lists only unfenced brokers).
+    pub(crate) fn live_broker_endpoints(&self) -> Vec<crate::metadata::BrokerEndpoint> {
+        let m = self.metadata();
+        m.image().brokers.values().filter(|b| !b.fenced).filter_map(|b| b.endpoint(&self.listener_name)).collect()
+    }
+
     /// Sets how partition leaders reach the controller (whoever builds a broker of a cluster).
     pub fn set_controller_channel(&self, channel: Arc<dyn ControllerChannel>) {
         *self.controller.write().unwrap_or_else(|e| e.into_inner()) = Some(channel);

@@ -374,19 +374,7 @@ mod tests {
     use super::*;
 
     fn change(id: Uuid, partition: i32) -> records::PartitionChangeRecord {
-        records::PartitionChangeRecord {
-            partition_id: partition,
-            topic_id: id,
-            isr: None,
-            leader: LEADER_UNCHANGED,
-            replicas: None,
-            removing_replicas: None,
-            adding_replicas: None,
-            leader_recovery_state: -1,
-            eligible_leader_replicas: None,
-            last_known_elr: None,
-            directories: None,
-        }
+        records::PartitionChangeRecord::unchanged(id, partition)
     }
 
     #[test]

@@ -18,15 +18,14 @@ pub fn handle(state: &Arc<BrokerState>, req: &DescribeClusterRequest) -> Describ
         resp.error_message = Some(str_bytes("this broker has no separate controller endpoints"));
         return resp;
     }
-    let m = state.metadata();
-    let img = m.image();
-    resp.cluster_id = str_bytes(img.cluster_id.clone());
-    resp.controller_id = BrokerId(m.controller_id().unwrap_or(-1));
-    resp.brokers = img
-        .brokers
-        .values()
-        .filter(|b| !b.fenced)
-        .filter_map(|b| b.endpoint(&state.listener_name))
+    {
+        let m = state.metadata();
+        resp.cluster_id = str_bytes(m.image().cluster_id.clone());
+        resp.controller_id = BrokerId(m.controller_id().unwrap_or(-1));
+    }
+    resp.brokers = state
+        .live_broker_endpoints()
+        .into_iter()
         .map(|e| {
             DescribeClusterBroker::default()
                 .with_broker_id(BrokerId(e.node_id))

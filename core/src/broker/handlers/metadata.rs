@@ -13,23 +13,20 @@ use crate::protocol::ErrorCode;
 
 pub fn handle(state: &Arc<BrokerState>, version: i16, req: &MetadataRequest) -> MetadataResponse {
     let mut resp = MetadataResponse::default();
+    resp.brokers = state
+        .live_broker_endpoints()
+        .into_iter()
+        .map(|e| {
+            MetadataResponseBroker::default()
+                .with_node_id(BrokerId(e.node_id))
+                .with_host(str_bytes(e.host))
+                .with_port(i32::from(e.port))
+                .with_rack(e.rack.map(str_bytes))
+        })
+        .collect();
     {
         let m = state.metadata();
         let img = m.image();
-        // Kafka lists the unfenced brokers: those clients may be sent to.
-        resp.brokers = img
-            .brokers
-            .values()
-            .filter(|b| !b.fenced)
-            .filter_map(|b| b.endpoint(&state.listener_name))
-            .map(|e| {
-                MetadataResponseBroker::default()
-                    .with_node_id(BrokerId(e.node_id))
-                    .with_host(str_bytes(e.host))
-                    .with_port(i32::from(e.port))
-                    .with_rack(e.rack.map(str_bytes))
-            })
-            .collect();
         resp.controller_id = BrokerId(m.controller_id().unwrap_or(-1));
         resp.cluster_id = Some(str_bytes(img.cluster_id.clone()));
     }

@@ -33,19 +33,7 @@ impl PartitionChange<'_> {
         let mut target_isr = self.target_isr;
         let valid = |r: i32, isr: &[i32]| isr.contains(&r) && acceptable(r);
         let (leader, unclean) = elect(cur, &target_isr, self.election, &valid, &acceptable);
-        let mut record = PartitionChangeRecord {
-            partition_id: self.partition,
-            topic_id: self.topic_id,
-            isr: None,
-            leader: LEADER_UNCHANGED,
-            replicas: None,
-            removing_replicas: None,
-            adding_replicas: None,
-            leader_recovery_state: -1,
-            eligible_leader_replicas: None,
-            last_known_elr: None,
-            directories: None,
-        };
+        let mut record = PartitionChangeRecord::unchanged(self.topic_id, self.partition);
         if leader != cur.leader {
             record.leader = leader;
             if unclean {

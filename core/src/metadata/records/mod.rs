@@ -263,6 +263,25 @@ wire_struct! {
 /// `PartitionChangeRecord.leader` when the leader did not change.
 pub const LEADER_UNCHANGED: i32 = -2;
 
+impl PartitionChangeRecord {
+    /// A change of `topic_id`-`partition` that changes nothing yet: every tagged field at its default.
+    pub fn unchanged(topic_id: Uuid, partition: i32) -> Self {
+        PartitionChangeRecord {
+            partition_id: partition,
+            topic_id,
+            isr: None,
+            leader: LEADER_UNCHANGED,
+            replicas: None,
+            removing_replicas: None,
+            adding_replicas: None,
+            leader_recovery_state: -1,
+            eligible_leader_replicas: None,
+            last_known_elr: None,
+            directories: None,
+        }
+    }
+}
+
 wire_struct! {
     pub struct FenceBrokerRecord {
         pub id: i32,
@@ -421,20 +440,7 @@ mod tests {
     /// ISR (tag 0) and leader (tag 1); the replicas (tag 2) and the rest stay out.
     #[test]
     fn partition_change_record_bytes_match_kafka_schema() {
-        let r: MetadataRecord = PartitionChangeRecord {
-            partition_id: 7,
-            topic_id: Uuid::nil(),
-            isr: Some(vec![1, 2]),
-            leader: 2,
-            replicas: None,
-            removing_replicas: None,
-            adding_replicas: None,
-            leader_recovery_state: -1,
-            eligible_leader_replicas: None,
-            last_known_elr: None,
-            directories: None,
-        }
-        .into();
+        let r: MetadataRecord = PartitionChangeRecord { isr: Some(vec![1, 2]), leader: 2, ..PartitionChangeRecord::unchanged(Uuid::nil(), 7) }.into();
         let mut expected = vec![0x01, 0x05, 0x02, 0, 0, 0, 7];
         expected.extend([0u8; 16]);
         expected.extend([0x02]); // two tagged fields
