@@ -122,9 +122,9 @@ class StreamletCluster(LoopbackCluster):
         super().__init__(**kw)
 
     def make_node(self, node_id, port, controller_port, voters, cluster_id):
-        # Streamlet formats an empty data dir itself and agrees on the cluster id through the quorum.
+        # Streamlet formats an empty data dir itself; the shared cluster id (Kafka's `format -t`) is `cluster.id`.
         return StreamletNode(self.dir / f"node{node_id}", self.binary, node_id, port, controller_port, voters,
-                             self.props, self.start_timeout)
+                             {**self.props, "cluster.id": cluster_id}, self.start_timeout)
 
 
 LAUNCHERS = {
