@@ -139,18 +139,29 @@ impl MetadataStore {
     ) -> io::Result<Self> {
         let deadline = std::time::Instant::now() + LEADER_WAIT;
         let leader = loop {
-            if let Some(l) = log.leader() {
+            let Some(l) = log.leader() else {
+                if std::time::Instant::now() > deadline {
+                    return Err(io::Error::other(format!("no metadata quorum leader within {LEADER_WAIT:?}")));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                continue;
+            };
+            if l != node_id {
                 break l;
             }
-            if std::time::Instant::now() > deadline {
-                return Err(io::Error::other(format!("no metadata quorum leader within {LEADER_WAIT:?}")));
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        };
-        if leader == node_id {
             // An empty batch commits after everything before it: once it is applied, so is the whole log.
-            log.append(&[])?;
-        }
+            match log.append(&[]) {
+                Ok(_) => break l,
+                // A restarted node that led before its crash takes itself for the leader on its committed vote
+                // until it hears of a newer term; its barrier is refused then. Wait for the real leader instead of
+                // failing the start (an old controller could not rejoin the cluster).
+                Err(e) if log.leader() != Some(node_id) && std::time::Instant::now() < deadline => {
+                    tracing::info!(error = %e, "this node led before; following the new leader");
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => return Err(e),
+            }
+        };
         let mut store = MetadataStore {
             node_id,
             log,
